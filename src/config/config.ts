@@ -1,0 +1,56 @@
+import { parseAgentTokens, parseDuration, parsePort, parseSize, parseTokenList } from './parse'
+
+/** The master's settings (DESIGN §7). Durations are milliseconds, sizes bytes. */
+export interface Config {
+  host: string
+  port: number
+  ingestPort: number
+  dbPath: string
+  sampleIntervalMs: number
+  retentionMs: number
+  cleanupIntervalMs: number
+  maxBodyBytes: number
+  maxClockSkewMs: number
+  agentTokens: Map<string, string[]>
+  apiTokens: string[]
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>
+
+/** Reads the environment; a bad value throws a ConfigError that names the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const read = <T>(name: string, fallback: string, parse: (text: string) => T): T => {
+    const text = env[name]?.trim() || fallback
+    try {
+      return parse(text)
+    } catch (error) {
+      throw new ConfigError(`${name}: ${(error as Error).message}`)
+    }
+  }
+  const config: Config = {
+    host: read('HOST', '127.0.0.1', (text) => text),
+    port: read('PORT', '8080', parsePort),
+    ingestPort: read('INGEST_PORT', '8081', parsePort),
+    dbPath: read('DB_PATH', './data/metrics.db', (text) => text),
+    sampleIntervalMs: read('SAMPLE_INTERVAL', '5m', parseDuration),
+    retentionMs: read('RETENTION', '30d', parseDuration),
+    cleanupIntervalMs: read('CLEANUP_INTERVAL', '1h', parseDuration),
+    maxBodyBytes: read('MAX_BODY', '16MiB', parseSize),
+    maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
+    agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
+    apiTokens: read('API_TOKENS', '', parseTokenList),
+  }
+  const atLeast = (name: string, value: number, minimum: number, shown: string) => {
+    if (value < minimum) throw new ConfigError(`${name}: must be at least ${shown}`)
+  }
+  atLeast('SAMPLE_INTERVAL', config.sampleIntervalMs, 1_000, '1s')
+  atLeast('RETENTION', config.retentionMs, config.sampleIntervalMs, 'SAMPLE_INTERVAL')
+  atLeast('CLEANUP_INTERVAL', config.cleanupIntervalMs, 10, '10ms')
+  atLeast('MAX_BODY', config.maxBodyBytes, 1024, '1KiB')
+  if (config.port !== 0 && config.port === config.ingestPort) {
+    throw new ConfigError(`INGEST_PORT: must differ from PORT (${config.port})`)
+  }
+  return config
+}

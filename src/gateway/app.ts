@@ -1,0 +1,91 @@
+import { swagger } from '@elysiajs/swagger'
+import { Elysia, t } from 'elysia'
+import { HttpError, jsonResponse, jsonTextResponse, renderError } from '../http/errors'
+import { summarize } from '../metrics/summary'
+import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
+import type { MetricsReader } from '../storage/metrics-reader'
+
+export interface GatewayDeps {
+  reader: MetricsReader
+  health(): Health
+}
+
+const HOUR_MS = 3_600_000
+
+const ClusterParams = t.Object({ clusterId: Name })
+const NodeParams = t.Object({ clusterId: Name, nodeName: Name })
+const errors = { 400: ErrorBody, 404: ErrorBody }
+
+/**
+ * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
+ * assembled from that text instead of parsing and re-serialising every node.
+ */
+export function gatewayApp({ reader, health }: GatewayDeps) {
+  return new Elysia()
+    .use(
+      swagger({
+        path: '/swagger',
+        exclude: ['/swagger', '/swagger/json'],
+        documentation: {
+          info: {
+            title: 'Node metrics master',
+            version: '1.0.0',
+            description: 'Latest node metrics, cluster summaries and trend history pushed by cluster agents.',
+          },
+          tags: [{ name: 'node-metrics' }, { name: 'health' }],
+        },
+      }),
+    )
+    .onError(({ code, error }) => renderError(code, error))
+    .get('/healthz', () => health(), {
+      response: { 200: Health },
+      detail: { tags: ['health'], summary: 'Liveness and writer status' },
+    })
+    .get(
+      '/api/v2/clusters/:clusterId/node-metrics',
+      ({ params }) => {
+        const rows = reader.listLatest(params.clusterId)
+        const nodes = rows.map((row) => `${JSON.stringify(row.node_name)}:${row.snapshot}`).join(',')
+        return jsonTextResponse(`{"summary":${JSON.stringify(summarize(rows))},"nodes":{${nodes}}}`)
+      },
+      {
+        params: ClusterParams,
+        response: { 200: ClusterNodeMetrics, ...errors },
+        detail: {
+          tags: ['node-metrics'],
+          summary: 'Latest metrics of every node of a cluster, with the cluster summary',
+          description: 'An unknown cluster answers an empty node map and a zeroed summary.',
+        },
+      },
+    )
+    .get(
+      '/api/v2/clusters/:clusterId/node-metrics/:nodeName',
+      ({ params }) => jsonTextResponse(findNode(reader, params.clusterId, params.nodeName).snapshot),
+      {
+        params: NodeParams,
+        response: { 200: NodeMetricsSnapshot, ...errors },
+        detail: { tags: ['node-metrics'], summary: 'Latest metrics of one node' },
+      },
+    )
+    .get(
+      '/api/v2/clusters/:clusterId/node-metrics/:nodeName/history',
+      ({ params, query }) => {
+        const node = findNode(reader, params.clusterId, params.nodeName)
+        const hours = query.hours ?? 24
+        const history = reader.history(node.id, Date.now() - hours * HOUR_MS)
+        return jsonResponse({ node_name: params.nodeName, hours, points: history.length, history } satisfies NodeHistory)
+      },
+      {
+        params: NodeParams,
+        query: HistoryQuery,
+        response: { 200: NodeHistory, ...errors },
+        detail: { tags: ['node-metrics'], summary: 'Trend points of one node over the last hours, ascending' },
+      },
+    )
+}
+
+function findNode(reader: MetricsReader, clusterId: string, nodeName: string) {
+  const node = reader.latest(clusterId, nodeName)
+  if (!node) throw new HttpError(404, 'node_not_found', `no metrics for node "${nodeName}" in cluster "${clusterId}"`)
+  return node
+}

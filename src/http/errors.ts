@@ -1,0 +1,57 @@
+import type { ErrorBody } from '../model'
+
+/** A rejection with its status and stable code; handlers throw it, the apps' onError render it. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message)
+  }
+}
+
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return jsonTextResponse(JSON.stringify(body), status, headers)
+}
+
+/** For bodies assembled from stored JSON text, which must not be parsed and re-serialised. */
+export function jsonTextResponse(text: string, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(text, { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } })
+}
+
+export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  const body: ErrorBody = { error: code, message }
+  return jsonResponse(body, status, headers)
+}
+
+/**
+ * Renders whatever reached an Elysia onError hook as the JSON error of the contract.
+ * Validation failures name the field and what it must be; anything unexpected is a 500 whose
+ * detail goes to the log, not to the client.
+ */
+export function renderError(code: string | number, error: unknown): Response {
+  if (error instanceof HttpError) return errorResponse(error.status, error.code, error.message, error.headers)
+  if (code === 'NOT_FOUND') return errorResponse(404, 'not_found', 'no such route')
+  if (code === 'VALIDATION') return errorResponse(400, 'invalid_request', validationMessage(error))
+  if (code === 'PARSE') return errorResponse(400, 'invalid_request', 'the request body could not be parsed')
+  console.error('unexpected error:', error)
+  return errorResponse(500, 'internal', 'internal error; see the server log')
+}
+
+interface ElysiaValidationError {
+  type?: string
+  valueError?: { path?: string; value?: unknown; message?: string; schema?: { description?: string } }
+}
+
+const PLACES: Record<string, string> = { query: 'query parameter', params: 'path parameter', body: 'body', headers: 'header' }
+
+/** Elysia validates coerced query values on their own, without a path, so the schema's description must name the field. */
+function validationMessage(error: unknown): string {
+  const { type, valueError } = error as ElysiaValidationError
+  const place = PLACES[type ?? ''] ?? 'parameter'
+  const name = valueError?.path ? ` '${valueError.path.replace(/^\//, '')}'` : ''
+  const expected = valueError?.schema?.description ?? valueError?.message ?? 'a valid value'
+  return `invalid ${place}${name} ${JSON.stringify(valueError?.value)}: expected ${expected}`
+}

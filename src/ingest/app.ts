@@ -1,0 +1,68 @@
+import { Elysia } from 'elysia'
+import { HttpError, jsonResponse, renderError } from '../http/errors'
+import { readJsonBody } from './body'
+import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snapshot'
+
+export interface IngestSettings {
+  maxBodyBytes: number
+  maxClockSkewMs: number
+}
+
+/** What the ingest routes need from the DataHub: hand over a snapshot and learn whether it was committed. */
+export interface HubLink {
+  submit(snapshot: AcceptedSnapshot & { envelope: string; receivedAt: number }): Promise<{ ok: boolean; message?: string }>
+  heartbeat(clusterId: string, at: number): void
+}
+
+const HEARTBEAT_MAX_BYTES = 64 * 1024
+const OK = { status: 'ok' } as const
+
+/** The agents' port (DESIGN §3). */
+export function ingestApp(settings: IngestSettings, hub: HubLink) {
+  return new Elysia()
+    .onError(({ code, error }) => renderError(code, error))
+    .post(
+      '/agent/snapshot',
+      async ({ request }) => {
+        const envelope = await readJsonBody(request, settings.maxBodyBytes)
+        const receivedAt = Date.now()
+        const accepted = acceptSnapshot(envelope, request.headers.get('x-cluster-id'), settings, receivedAt)
+        const answer = await hub.submit({ ...accepted, envelope, receivedAt })
+        if (!answer.ok) {
+          throw new HttpError(503, 'unavailable', answer.message ?? 'the snapshot could not be stored; retry', {
+            'retry-after': '1',
+          })
+        }
+        return jsonResponse(OK)
+      },
+      { parse: 'none' },
+    )
+    .post(
+      '/agent/heartbeat',
+      async ({ request }) => {
+        const text = await readJsonBody(request, HEARTBEAT_MAX_BYTES)
+        const body = text.trim() === '' ? {} : parseHeartbeat(text)
+        const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)
+        hub.heartbeat(clusterId, Date.now())
+        return jsonResponse(OK)
+      },
+      { parse: 'none' },
+    )
+}
+
+function parseHeartbeat(text: string): { cluster_id?: string } {
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (error) {
+    throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_body', '/: a heartbeat body must be a JSON object')
+  }
+  const clusterId = (body as { cluster_id?: unknown }).cluster_id
+  if (clusterId !== undefined && typeof clusterId !== 'string') {
+    throw new HttpError(400, 'invalid_body', '/cluster_id: must be a string')
+  }
+  return { cluster_id: clusterId }
+}

@@ -1,0 +1,58 @@
+import { gunzipSync } from 'node:zlib'
+import { HttpError } from '../http/errors'
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Reads an agent's request body as text, never holding more than `maxBytes` of it: the
+ * compressed bytes are counted as they arrive and the gzip output is cut off at the same bound.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<string> {
+  const contentType = request.headers.get('content-type')
+  if (contentType !== null && !/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json, got "${contentType}"`)
+  }
+  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase()
+  if (encoding !== 'gzip' && encoding !== 'identity') {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Encoding must be gzip or absent, got "${encoding}"`)
+  }
+  const raw = await readBounded(request, maxBytes)
+  const bytes = encoding === 'gzip' ? gunzipBounded(raw, maxBytes) : raw
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8')
+  }
+}
+
+const tooLarge = (maxBytes: number, what: string) =>
+  new HttpError(413, 'body_too_large', `the ${what} body exceeds the limit of ${maxBytes} bytes (MAX_BODY)`)
+
+async function readBounded(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length') ?? 0)
+  if (declared > maxBytes) throw tooLarge(maxBytes, 'request')
+  if (!request.body) return new Uint8Array()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > maxBytes) {
+      await reader.cancel()
+      throw tooLarge(maxBytes, 'request')
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks)
+}
+
+function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  try {
+    return gunzipSync(bytes, { maxOutputLength: maxBytes })
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes, 'decompressed')
+    throw new HttpError(400, 'invalid_gzip', `the body is not valid gzip: ${(error as Error).message}`)
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The channel between the ingest thread and the DataHub actor on the main thread.
+ * Bulky data travels as strings: posting a string costs well under a microsecond.
+ */
+
+/** ingest thread → main thread */
+export type IngestToHub =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | {
+      type: 'snapshot'
+      /** the ingest thread's id for the waiting request */
+      request: number
+      clusterId: string
+      receivedAt: number
+      /** the envelope as the agent sent it (decompressed JSON) */
+      envelope: string
+      /** the node rows, encoded by storage/node-rows */
+      rows: string
+      nodes: number
+    }
+  | { type: 'heartbeat'; clusterId: string; at: number }
+  | { type: 'stopped' }
+
+/** main thread → ingest thread */
+export type HubToIngest =
+  | { type: 'start'; host: string; port: number; maxBodyBytes: number; maxClockSkewMs: number }
+  /** the snapshot is committed (ok) or could not be (the agent gets 503) */
+  | { type: 'answer'; request: number; ok: boolean; message?: string }
+  /** stop accepting; answer what is in flight; then say stopped */
+  | { type: 'stop' }

@@ -1,0 +1,5 @@
+export * from './node-metrics'
+export * from './cluster-snapshot'
+export * from './history'
+export * from './summary'
+export * from './errors'

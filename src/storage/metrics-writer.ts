@@ -1,0 +1,127 @@
+import type { Database } from 'bun:sqlite'
+import { migrate } from './migrations'
+import type { NodeRow } from './node-rows'
+
+export interface HistorySettings {
+  sampleIntervalMs: number
+  retentionMs: number
+}
+
+interface KnownNode {
+  id: number
+  ts: number
+}
+
+/**
+ * Every write the master makes, on the writer thread's single read-write connection.
+ * It remembers each node's id and newest timestamp so a snapshot costs one upsert of its latest
+ * row and one of its history bucket, with no reads.
+ */
+export class MetricsWriter {
+  private readonly known = new Map<string, KnownNode>()
+  private readonly findNode
+  private readonly insertLatest
+  private readonly updateLatest
+  private readonly upsertHistory
+  private readonly deleteExpired
+
+  constructor(
+    private readonly db: Database,
+    private readonly settings: HistorySettings,
+  ) {
+    migrate(db)
+    this.findNode = db.query<KnownNode, [string, string]>(
+      'SELECT id, timestamp AS ts FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
+    )
+    this.insertLatest = db.query<{ id: number }, LatestParams>(
+      `INSERT INTO node_metrics_latest
+         (cluster_id, node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount, snapshot)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+       RETURNING id`,
+    )
+    this.updateLatest = db.query<never, LatestParams>(
+      `UPDATE node_metrics_latest
+          SET timestamp = ?3, cpu = ?4, mem = ?5, temp = ?6, cores = ?7, mem_total = ?8, mem_used = ?9,
+              disk_max = ?10, disk_max_mount = ?11, snapshot = ?12
+        WHERE cluster_id = ?1 AND node_name = ?2`,
+    )
+    // A bucket's point is the running mean of the snapshots in it; a missing figure leaves it as is.
+    this.upsertHistory = db.query<never, HistoryParams>(
+      `INSERT INTO node_metrics_history (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx)
+       VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
+       ON CONFLICT (node_id, timestamp) DO UPDATE SET
+         samples = samples + 1,
+         cpu    = COALESCE(cpu    + (excluded.cpu    - cpu)    / (samples + 1), cpu,    excluded.cpu),
+         mem    = COALESCE(mem    + (excluded.mem    - mem)    / (samples + 1), mem,    excluded.mem),
+         disk   = COALESCE(disk   + (excluded.disk   - disk)   / (samples + 1), disk,   excluded.disk),
+         temp   = COALESCE(temp   + (excluded.temp   - temp)   / (samples + 1), temp,   excluded.temp),
+         net_rx = COALESCE(net_rx + (excluded.net_rx - net_rx) / (samples + 1), net_rx, excluded.net_rx),
+         net_tx = COALESCE(net_tx + (excluded.net_tx - net_tx) / (samples + 1), net_tx, excluded.net_tx)`,
+    )
+    // Per node through the primary key, so no index on timestamp alone is needed.
+    this.deleteExpired = db.query<never, [number]>(
+      `DELETE FROM node_metrics_history
+        WHERE node_id IN (SELECT id FROM node_metrics_latest) AND timestamp < ?1`,
+    )
+  }
+
+  /** Writes all rows in one transaction. On failure nothing is written and the caches are reset. */
+  write(rows: readonly NodeRow[], now = Date.now()): void {
+    const touched: [string, KnownNode | undefined][] = []
+    try {
+      this.db.transaction(() => {
+        for (const row of rows) this.writeRow(row, now, touched)
+      })()
+    } catch (error) {
+      for (const [key, before] of touched.reverse()) {
+        if (before) this.known.set(key, before)
+        else this.known.delete(key)
+      }
+      throw error
+    }
+  }
+
+  /** Deletes history older than the retention window; returns how many points went. */
+  deleteExpiredHistory(now = Date.now()): number {
+    return this.deleteExpired.run(now - this.settings.retentionMs).changes
+  }
+
+  private writeRow(row: NodeRow, now: number, touched: [string, KnownNode | undefined][]): void {
+    const key = `${row.cluster}\u0000${row.node}`
+    const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
+    // Older or repeated snapshots (an agent's retry, a re-send after a writer restart) change nothing.
+    if (known && row.ts <= known.ts) return
+    const params = latestParams(row)
+    touched.push([key, this.known.get(key)])
+    let id: number
+    if (known) {
+      this.updateLatest.run(...params)
+      id = known.id
+    } else {
+      id = this.insertLatest.get(...params)!.id
+    }
+    this.known.set(key, { id, ts: row.ts })
+    const bucket = row.ts - (row.ts % this.settings.sampleIntervalMs)
+    if (bucket + this.settings.sampleIntervalMs <= now - this.settings.retentionMs) return
+    this.upsertHistory.run(id, bucket, row.cpu, row.mem, row.diskPrimary, row.temp, row.netRx, row.netTx)
+  }
+}
+
+type Nullable = number | null
+type LatestParams = [string, string, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, string | null, string]
+type HistoryParams = [number, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable]
+
+const latestParams = (row: NodeRow): LatestParams => [
+  row.cluster,
+  row.node,
+  row.ts,
+  row.cpu,
+  row.mem,
+  row.temp,
+  row.cores,
+  row.memTotal,
+  row.memUsed,
+  row.diskMax,
+  row.diskMaxMount,
+  row.json,
+]

@@ -1,0 +1,53 @@
+import type { Database } from 'bun:sqlite'
+
+/**
+ * Schema history, applied in order and recorded in PRAGMA user_version. Never edit a shipped
+ * migration: add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: latest row per node with the figures the summary needs, and the bucketed trend series.
+  // History is keyed by the node's integer id, not its names, to keep a point small on disk.
+  `CREATE TABLE node_metrics_latest (
+     id             INTEGER PRIMARY KEY,
+     cluster_id     TEXT    NOT NULL,
+     node_name      TEXT    NOT NULL,
+     timestamp      INTEGER NOT NULL,
+     cpu            REAL,
+     mem            REAL,
+     temp           REAL,
+     cores          INTEGER,
+     mem_total      REAL,
+     mem_used       REAL,
+     disk_max       REAL,
+     disk_max_mount TEXT,
+     snapshot       TEXT    NOT NULL,
+     UNIQUE (cluster_id, node_name)
+   );
+   CREATE TABLE node_metrics_history (
+     node_id   INTEGER NOT NULL,
+     timestamp INTEGER NOT NULL,
+     samples   INTEGER NOT NULL,
+     cpu       REAL,
+     mem       REAL,
+     disk      REAL,
+     temp      REAL,
+     net_rx    REAL,
+     net_tx    REAL,
+     PRIMARY KEY (node_id, timestamp)
+   ) WITHOUT ROWID;`,
+]
+
+/** Brings the file up to the newest schema, each step in its own transaction. */
+export function migrate(db: Database): number {
+  const current = (db.query('PRAGMA user_version').get() as { user_version: number }).user_version
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this master knows (${MIGRATIONS.length})`)
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!)
+      db.exec(`PRAGMA user_version = ${version + 1}`)
+    })()
+  }
+  return MIGRATIONS.length
+}

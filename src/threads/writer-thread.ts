@@ -1,0 +1,96 @@
+import type { HubToWriter, WriterSettings, WriterToHub } from '../messages/writer'
+
+const WORKER_URL = new URL('../../workers/writer.ts', import.meta.url)
+const RESTART_DELAY_MS = 100
+const MAX_RESTART_DELAY_MS = 5_000
+
+export interface WriterEvents {
+  /** any message the writer sends, except the lifecycle ones this class handles */
+  message(message: WriterToHub): void
+  /** the writer is (again) ready to take writes; `restarted` is false the first time */
+  ready(restarted: boolean): void
+  /** the writer died or failed to open; pending writes are lost and must be failed */
+  down(reason: string): void
+}
+
+/**
+ * The main thread's handle on the writer Worker. It watches the Worker, restarts it when it
+ * dies, and says so, because a message posted to a dead Worker is silently dropped.
+ */
+export class WriterThread {
+  private worker: Worker | undefined
+  private up = false
+  private closing = false
+  private failures = 0
+  private restartTimer: Timer | undefined
+  private everReady = false
+
+  constructor(
+    private readonly settings: WriterSettings,
+    private readonly events: WriterEvents,
+  ) {}
+
+  get isUp(): boolean {
+    return this.up
+  }
+
+  start(): void {
+    const worker = new Worker(WORKER_URL.href)
+    this.worker = worker
+    worker.addEventListener('message', (event: MessageEvent<WriterToHub>) => this.onMessage(worker, event.data))
+    worker.addEventListener('error', (event) => this.onDeath(worker, `writer crashed: ${(event as ErrorEvent).message}`))
+    worker.addEventListener('close', () => this.onDeath(worker, 'writer exited'))
+    this.post({ type: 'open', settings: this.settings }, true)
+  }
+
+  /** Posts to a live writer; returns false (and posts nothing) when it is down. */
+  post(message: HubToWriter, evenIfDown = false): boolean {
+    if (!this.worker || (!this.up && !evenIfDown)) return false
+    this.worker.postMessage(message)
+    return true
+  }
+
+  /** Lets the writer commit what it has, checkpoint and close; resolves when it has. */
+  close(): Promise<void> {
+    this.closing = true
+    clearTimeout(this.restartTimer)
+    const worker = this.worker
+    if (!worker || !this.up) {
+      worker?.terminate()
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => {
+      worker.addEventListener('message', (event: MessageEvent<WriterToHub>) => {
+        if (event.data.type !== 'closed') return
+        worker.terminate()
+        resolve()
+      })
+      worker.addEventListener('close', () => resolve())
+      worker.postMessage({ type: 'close' } satisfies HubToWriter)
+    })
+  }
+
+  private onMessage(worker: Worker, message: WriterToHub): void {
+    if (worker !== this.worker) return
+    if (message.type === 'ready') {
+      this.up = true
+      this.failures = 0
+      this.events.ready(this.everReady)
+      this.everReady = true
+    } else if (message.type === 'fatal') {
+      this.onDeath(worker, message.message)
+    } else {
+      this.events.message(message)
+    }
+  }
+
+  private onDeath(worker: Worker, reason: string): void {
+    if (worker !== this.worker || this.closing) return
+    this.worker = undefined
+    this.up = false
+    worker.terminate()
+    this.events.down(reason)
+    const delay = Math.min(RESTART_DELAY_MS * 2 ** this.failures++, MAX_RESTART_DELAY_MS)
+    this.restartTimer = setTimeout(() => this.start(), delay)
+  }
+}

@@ -1,0 +1,63 @@
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config/config'
+import { startMaster, type Master } from '../../src/master'
+
+export interface RunningMaster extends Master {
+  api: string
+  ingest: string
+  dbPath: string
+}
+
+/** A real master on random ports with its database in a fresh temp dir (or `dbPath`, to restart on one). */
+export async function startTestMaster(env: Record<string, string> = {}, dbPath?: string): Promise<RunningMaster> {
+  const path = dbPath ?? join(mkdtempSync(join(tmpdir(), 'nmm-test-')), 'metrics.db')
+  const config = loadConfig({ PORT: '0', INGEST_PORT: '0', DB_PATH: path, ...env })
+  const master = await startMaster(config)
+  return {
+    ...master,
+    api: `http://127.0.0.1:${master.gatewayPort}`,
+    ingest: `http://127.0.0.1:${master.ingestPort}`,
+    dbPath: path,
+  }
+}
+
+export function removeDb(dbPath: string): void {
+  rmSync(join(dbPath, '..'), { recursive: true, force: true })
+}
+
+/** Reads the database file directly, the way an operator's sqlite3 would. */
+export function readDb<T>(dbPath: string, sql: string, ...params: (string | number)[]): T[] {
+  const db = new Database(dbPath, { readonly: true })
+  try {
+    return db.query(sql).all(...params) as T[]
+  } finally {
+    db.close()
+  }
+}
+
+/** Posts a snapshot the way the AtlHyper agent does: gzipped JSON with X-Cluster-ID. */
+export function postSnapshot(
+  ingest: string,
+  body: unknown,
+  { clusterId, gzip = true, headers = {} }: { clusterId?: string; gzip?: boolean; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body)
+  return fetch(`${ingest}/agent/snapshot`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      ...(clusterId ? { 'x-cluster-id': clusterId } : {}),
+      ...headers,
+    },
+    body: gzip ? Bun.gzipSync(Buffer.from(text)) : text,
+  })
+}
+
+export async function getJson<T = any>(url: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url)
+  return { status: response.status, body: (await response.json()) as T }
+}

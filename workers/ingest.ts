@@ -1,0 +1,56 @@
+/**
+ * Ingest thread: the agents' HTTP port. It parses, validates and prepares snapshots here, off
+ * the main thread, and answers each agent only once the DataHub says its data is committed.
+ */
+import { ingestApp } from '../src/ingest/app'
+import type { HubToIngest, IngestToHub } from '../src/messages/ingest'
+
+declare const self: Worker
+
+type Answer = { ok: boolean; message?: string }
+
+const waiting = new Map<number, (answer: Answer) => void>()
+let nextRequest = 1
+let app: ReturnType<typeof ingestApp> | undefined
+
+const send = (message: IngestToHub) => self.postMessage(message)
+
+function start(message: Extract<HubToIngest, { type: 'start' }>): void {
+  app = ingestApp(message, {
+    submit: (snapshot) =>
+      new Promise<Answer>((resolve) => {
+        const request = nextRequest++
+        waiting.set(request, resolve)
+        send({ type: 'snapshot', request, ...snapshot })
+      }),
+    heartbeat: (clusterId, at) => send({ type: 'heartbeat', clusterId, at }),
+  })
+  try {
+    app.listen({ hostname: message.host, port: message.port, // Only a backstop: the body reader answers an oversized body itself, with a JSON error.
+    maxRequestBodySize: message.maxBodyBytes * 2 + 1024 * 1024 })
+  } catch (error) {
+    send({ type: 'failed', message: `cannot listen on ${message.host}:${message.port}: ${(error as Error).message}` })
+    return
+  }
+  send({ type: 'listening', port: app.server!.port! })
+}
+
+async function stop(): Promise<void> {
+  await app?.stop()
+  send({ type: 'stopped' })
+}
+
+self.onmessage = (event: MessageEvent<HubToIngest>) => {
+  const message = event.data
+  switch (message.type) {
+    case 'start':
+      return start(message)
+    case 'answer': {
+      const resolve = waiting.get(message.request)
+      waiting.delete(message.request)
+      return resolve?.({ ok: message.ok, message: message.message })
+    }
+    case 'stop':
+      return void stop()
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Writer thread: the only read-write SQLite connection. Whatever write messages arrive while a
+ * transaction runs are committed together in the next one (group commit), and each batch is
+ * confirmed only after its transaction committed.
+ */
+import type { Database } from 'bun:sqlite'
+import type { HubToWriter, WriterSettings, WriterToHub } from '../src/messages/writer'
+import { openWriteConnection } from '../src/storage/connection'
+import { MetricsWriter } from '../src/storage/metrics-writer'
+import { decodeRows, type NodeRow } from '../src/storage/node-rows'
+
+declare const self: Worker
+
+/** Rows per transaction at most, so one huge backlog does not hold every answer back. */
+const MAX_ROWS_PER_TRANSACTION = 5_000
+
+let db: Database | undefined
+let writer: MetricsWriter | undefined
+let cleanupTimer: Timer | undefined
+let queue: { batch: number; rows: NodeRow[] }[] = []
+let flushScheduled = false
+
+const send = (message: WriterToHub) => self.postMessage(message)
+
+function open(settings: WriterSettings): void {
+  try {
+    db = openWriteConnection(settings.dbPath)
+    writer = new MetricsWriter(db, settings)
+  } catch (error) {
+    send({ type: 'fatal', message: `cannot open ${settings.dbPath}: ${(error as Error).message}` })
+    return
+  }
+  cleanupTimer = setInterval(cleanup, settings.cleanupIntervalMs)
+  send({ type: 'ready' })
+}
+
+function cleanup(): void {
+  if (!writer) return
+  try {
+    send({ type: 'cleaned', deleted: writer.deleteExpiredHistory() })
+  } catch (error) {
+    console.error(`retention cleanup failed: ${(error as Error).message}`)
+  }
+}
+
+function scheduleFlush(): void {
+  if (flushScheduled) return
+  flushScheduled = true
+  setImmediate(flush)
+}
+
+function flush(): void {
+  flushScheduled = false
+  if (!writer || queue.length === 0) return
+  const taken: typeof queue = []
+  let rowCount = 0
+  while (queue.length > 0 && rowCount < MAX_ROWS_PER_TRANSACTION) {
+    const next = queue.shift()!
+    taken.push(next)
+    rowCount += next.rows.length
+  }
+  const batches = taken.map((item) => item.batch)
+  try {
+    writer.write(taken.flatMap((item) => item.rows))
+    send({ type: 'committed', batches })
+  } catch (error) {
+    send({ type: 'failed', batches, message: (error as Error).message })
+  }
+  if (queue.length > 0) scheduleFlush()
+}
+
+function close(): void {
+  clearInterval(cleanupTimer)
+  while (queue.length > 0) flush()
+  if (db) {
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+    db.close()
+  }
+  db = undefined
+  writer = undefined
+  send({ type: 'closed' })
+}
+
+self.onmessage = (event: MessageEvent<HubToWriter>) => {
+  const message = event.data
+  switch (message.type) {
+    case 'open':
+      return open(message.settings)
+    case 'write': {
+      let rows: NodeRow[]
+      try {
+        rows = decodeRows(message.rows)
+      } catch (error) {
+        return send({ type: 'failed', batches: [message.batch], message: `undecodable rows: ${(error as Error).message}` })
+      }
+      queue.push({ batch: message.batch, rows })
+      return scheduleFlush()
+    }
+    case 'cleanup':
+      return cleanup()
+    case 'close':
+      return close()
+  }
+}
