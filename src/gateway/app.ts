@@ -25,6 +25,7 @@ export function gatewayApp({ reader, health }: GatewayDeps) {
     .use(
       swagger({
         path: '/swagger',
+        provider: 'swagger-ui',
         exclude: ['/swagger', '/swagger/json'],
         documentation: {
           info: {

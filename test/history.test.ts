@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+const HOUR = 3_600_000
+let master: RunningMaster | undefined
+
+afterEach(async () => {
+  await master?.stop()
+  if (master) removeDb(master.dbPath)
+  master = undefined
+})
+
+async function post(cpu: number, ts: number, node = 'n1') {
+  const response = await postSnapshot(master!.ingest, clusterSnapshot('c', [nodeSnapshot(node, ts, { cpu })]), { clusterId: 'c' })
+  expect(response.status).toBe(200)
+}
+
+describe('latest and history', () => {
+  test('the newest snapshot overwrites the latest row; an older one does not', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
+    const base = Date.now() - 60_000
+    await post(10, base)
+    await post(20, base + 5_000)
+    await post(99, base + 2_000) // arrives late: older than what is stored
+    const rows = readDb<{ timestamp: number; cpu: number }>(master.dbPath, 'SELECT timestamp, cpu FROM node_metrics_latest')
+    expect(rows).toEqual([{ timestamp: base + 5_000, cpu: 20 }])
+    const detail = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1`)
+    expect(detail.body.cpu.usage_percent).toBe(20)
+  })
+
+  test('one point per SAMPLE_INTERVAL bucket, aligned on the snapshot time, ascending, averaging its snapshots', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
+    const bucket = Math.floor(Date.now() / 1_000) * 1_000 - 30_000
+    await post(10, bucket + 100)
+    await post(20, bucket + 500)
+    await post(60, bucket + 999)
+    await post(40, bucket + 1_000)
+    await post(50, bucket + 3_400)
+    const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
+    expect(body.points).toBe(3)
+    expect(body.history.map((point: { timestamp: number }) => point.timestamp)).toEqual([bucket, bucket + 1_000, bucket + 3_000])
+    expect(body.history.map((point: { cpu_usage: number }) => point.cpu_usage)).toEqual([30, 40, 50])
+    expect(Object.keys(body.history[0]).sort()).toEqual(
+      ['cpu_usage', 'disk_usage', 'mem_usage', 'net_rx_bytes_ps', 'net_tx_bytes_ps', 'temperature', 'timestamp'],
+    )
+    // No second row for a bucket, in the file itself.
+    const counts = readDb<{ n: number; buckets: number }>(
+      master.dbPath, 'SELECT COUNT(*) AS n, COUNT(DISTINCT timestamp) AS buckets FROM node_metrics_history')
+    expect(counts).toEqual([{ n: 3, buckets: 3 }])
+  })
+
+  test('hours bounds the history; the default is 24', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
+    const now = Date.now()
+    await post(1, now - 30 * HOUR)
+    await post(2, now - 3 * HOUR)
+    await post(3, now - 60_000)
+    const cpu = async (query: string) => {
+      const { body } = await getJson(`${master!.api}/api/v2/clusters/c/node-metrics/n1/history${query}`)
+      return body.history.map((point: { cpu_usage: number }) => point.cpu_usage)
+    }
+    expect(await cpu('?hours=1')).toEqual([3])
+    expect(await cpu('?hours=4')).toEqual([2, 3])
+    expect(await cpu('')).toEqual([2, 3])
+    expect(await cpu('?hours=31')).toEqual([1, 2, 3])
+  })
+
+  test('retention: points older than RETENTION are gone after a cleanup tick', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s', RETENTION: '5s', CLEANUP_INTERVAL: '200ms' })
+    const now = Date.now()
+    await post(1, now - 4_000)
+    await post(2, now)
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_history')).toHaveLength(2)
+    // Buckets start up to 1 s before their snapshot: after 2 s the first is 6–7 s old, the second at most 3 s.
+    await Bun.sleep(2_000)
+    const left = readDb<{ cpu: number }>(master.dbPath, 'SELECT cpu FROM node_metrics_history')
+    expect(left).toEqual([{ cpu: 2 }])
+    // The latest row is not history: it stays.
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(1)
+  })
+
+  test('restart on the same database: latest and history are still served', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
+    const base = Math.floor(Date.now() / 1_000) * 1_000 - 10_000
+    await post(11, base)
+    await post(22, base + 2_000)
+    const before = {
+      list: await getJson(`${master.api}/api/v2/clusters/c/node-metrics`),
+      history: await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`),
+    }
+    const dbPath = master.dbPath
+    await master.stop()
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' }, dbPath)
+    const list = await getJson(`${master.api}/api/v2/clusters/c/node-metrics`)
+    const history = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
+    expect(list).toEqual(before.list)
+    expect(history).toEqual(before.history)
+    expect(history.body.points).toBe(2)
+    // And it keeps writing where it left off.
+    await post(33, base + 4_000)
+    const after = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
+    expect(after.body.history.map((point: { cpu_usage: number }) => point.cpu_usage)).toEqual([11, 22, 33])
+  })
+})

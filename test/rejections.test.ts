@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+describe('rejected snapshots get a 400 JSON error naming the problem, and write nothing', () => {
+  let master: RunningMaster
+  const valid = () => clusterSnapshot('c1', [nodeSnapshot('n1', Date.now() - 1_000)])
+
+  beforeAll(async () => {
+    master = await startTestMaster({ MAX_BODY: '64KiB' })
+  })
+  afterAll(async () => {
+    await master.stop()
+    removeDb(master.dbPath)
+  })
+
+  const cases: [string, () => Promise<Response>, number, string, RegExp][] = [
+    ['invalid JSON', () => postSnapshot(master.ingest, '{"cluster_id": "c1", "node_metrics": {', { clusterId: 'c1' }),
+      400, 'invalid_json', /not valid JSON/],
+    ['a body that fails the schema', () => {
+      const body = valid() as any
+      body.node_metrics.n1.cpu.usage_percent = 'high'
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /\/node_metrics\/n1\/cpu\/usage_percent/],
+    ['a node without its timestamp', () => {
+      const body = valid() as any
+      delete body.node_metrics.n1.timestamp
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /\/node_metrics\/n1\/timestamp/],
+    ['a node keyed by another name', () => {
+      const body = valid() as any
+      body.node_metrics.other = body.node_metrics.n1
+      delete body.node_metrics.n1
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /differs from its key "other"/],
+    ['a missing cluster id', () => postSnapshot(master.ingest, clusterSnapshot(undefined, [nodeSnapshot('n1', Date.now())])),
+      400, 'missing_cluster_id', /X-Cluster-ID/],
+    ['a header/body cluster mismatch', () => postSnapshot(master.ingest, valid(), { clusterId: 'c2' }),
+      400, 'cluster_id_mismatch', /"c2" differs from the body's cluster_id "c1"/],
+    ['a body that is not gzip although it says so', () =>
+      fetch(`${master.ingest}/agent/snapshot`, { method: 'POST', body: JSON.stringify(valid()),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-cluster-id': 'c1' } }),
+      400, 'invalid_gzip', /not valid gzip/],
+    ['a wrong Content-Type', () => postSnapshot(master.ingest, valid(), { clusterId: 'c1', headers: { 'content-type': 'text/plain' } }),
+      415, 'unsupported_media_type', /application\/json/],
+    ['a gzip bomb past MAX_BODY', () => postSnapshot(master.ingest, JSON.stringify({ ...valid(), pad: ' '.repeat(200_000) }), { clusterId: 'c1' }),
+      413, 'body_too_large', /decompressed body exceeds the limit of 65536 bytes/],
+  ]
+
+  for (const [name, send, status, code, message] of cases) {
+    test(name, async () => {
+      const response = await send()
+      expect(response.status).toBe(status)
+      expect(response.headers.get('content-type')).toContain('application/json')
+      const body = await response.json()
+      expect(body).toEqual({ error: code, message: expect.stringMatching(message) })
+    })
+  }
+
+  test('nothing of the rejected requests was written or kept, and the server still serves', async () => {
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toEqual([])
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_history')).toEqual([])
+    expect(master.hub.clusterCount).toBe(0)
+    const accepted = await postSnapshot(master.ingest, valid(), { clusterId: 'c1' })
+    expect(accepted.status).toBe(200)
+    expect(readDb(master.dbPath, 'SELECT node_name FROM node_metrics_latest')).toEqual([{ node_name: 'n1' }])
+  })
+})
+
+describe('query parameters', () => {
+  let master: RunningMaster
+  beforeAll(async () => {
+    master = await startTestMaster()
+    const response = await postSnapshot(master.ingest, clusterSnapshot('c1', [nodeSnapshot('n1', Date.now())]), { clusterId: 'c1' })
+    expect(response.status).toBe(200)
+  })
+  afterAll(async () => {
+    await master.stop()
+    removeDb(master.dbPath)
+  })
+
+  for (const hours of ['0', '721', '1.5', 'abc']) {
+    test(`hours=${hours} is a 400 that gives the allowed range`, async () => {
+      const { status, body } = await getJson(`${master.api}/api/v2/clusters/c1/node-metrics/n1/history?hours=${hours}`)
+      expect(status).toBe(400)
+      expect(body).toEqual({ error: 'invalid_request', message: expect.stringContaining('an integer from 1 to 720') })
+    })
+  }
+
+  test('an unknown route is a 404 JSON error', async () => {
+    const { status, body } = await getJson(`${master.api}/api/v3/nothing`)
+    expect(status).toBe(404)
+    expect(body.error).toBe('not_found')
+  })
+})

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { getJson, removeDb, startTestMaster, type RunningMaster } from './support/master'
+
+let master: RunningMaster
+beforeAll(async () => {
+  master = await startTestMaster()
+})
+afterAll(async () => {
+  await master.stop()
+  removeDb(master.dbPath)
+})
+
+test('/swagger/json documents every route with its parameters and response schemas', async () => {
+  const { status, body } = await getJson(`${master.api}/swagger/json`)
+  expect(status).toBe(200)
+  const paths = body.paths as Record<string, any>
+  expect(Object.keys(paths).sort()).toEqual([
+    '/api/v2/clusters/{clusterId}/node-metrics',
+    '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
+    '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history',
+    '/healthz',
+  ])
+  const schemaOf = (path: string, code = '200') => paths[path].get.responses[code].content['application/json'].schema
+
+  const list = schemaOf('/api/v2/clusters/{clusterId}/node-metrics')
+  expect(Object.keys(list.properties.summary.properties)).toContain('max_disk_mount')
+  expect(Object.keys(list.properties.summary.properties)).toHaveLength(12)
+
+  const detail = schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}')
+  expect(Object.keys(detail.properties)).toEqual(expect.arrayContaining(['node_name', 'timestamp', 'cpu', 'memory', 'disks',
+    'networks', 'temperature', 'processes', 'psi']))
+  expect(Object.keys(detail.properties.disks.items.properties)).toContain('io_util')
+  expect(schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}', '404').required).toEqual(['error', 'message'])
+
+  const history = paths['/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history'].get
+  const hours = history.parameters.find((parameter: { name: string }) => parameter.name === 'hours')
+  expect(hours.in).toBe('query')
+  expect(JSON.stringify(hours.schema)).toContain('"maximum":720')
+  expect(Object.keys(history.responses['200'].content['application/json'].schema.properties.history.items.properties))
+    .toEqual(['timestamp', 'cpu_usage', 'mem_usage', 'disk_usage', 'temperature', 'net_rx_bytes_ps', 'net_tx_bytes_ps'])
+
+  expect(schemaOf('/healthz').properties.writer).toBeDefined()
+})
+
+test('/swagger serves the UI page', async () => {
+  const response = await fetch(`${master.api}/swagger`)
+  expect(response.status).toBe(200)
+  const page = await response.text()
+  expect(page).toContain('SwaggerUIBundle')
+  expect(page).toContain('"url":"swagger/json"') // relative to /swagger
+})
