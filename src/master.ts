@@ -60,10 +60,13 @@ export async function startMaster(config: Config): Promise<Master> {
   }
 
   const reader = new MetricsReader(openReadConnection(config.dbPath))
-  hub = new DataHub({
-    toIngest: (message) => ingest?.postMessage(message),
-    toWriter: (message) => writer.post(message),
-  })
+  hub = new DataHub(
+    {
+      toIngest: (message) => ingest?.postMessage(message),
+      toWriter: (message) => writer.post(message),
+    },
+    { writeQueueLimit: config.writeQueueLimit },
+  )
   const gateway = gatewayApp({
     reader,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),

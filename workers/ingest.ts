@@ -7,7 +7,7 @@ import type { HubToIngest, IngestToHub } from '../src/messages/ingest'
 
 declare const self: Worker
 
-type Answer = { ok: boolean; message?: string }
+type Answer = Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>
 
 const waiting = new Map<number, (answer: Answer) => void>()
 let nextRequest = 1
@@ -46,9 +46,10 @@ self.onmessage = (event: MessageEvent<HubToIngest>) => {
     case 'start':
       return start(message)
     case 'answer': {
-      const resolve = waiting.get(message.request)
-      waiting.delete(message.request)
-      return resolve?.({ ok: message.ok, message: message.message })
+      const { request, type, ...answer } = message
+      const resolve = waiting.get(request)
+      waiting.delete(request)
+      return resolve?.(answer)
     }
     case 'stop':
       return void stop()

@@ -4,7 +4,7 @@
  * confirmed only after its transaction committed.
  */
 import type { Database } from 'bun:sqlite'
-import type { HubToWriter, WriterSettings, WriterToHub } from '../src/messages/writer'
+import type { HubToWriter, WriterFault, WriterSettings, WriterToHub } from '../src/messages/writer'
 import { openWriteConnection } from '../src/storage/connection'
 import { MetricsWriter } from '../src/storage/metrics-writer'
 import { decodeRows, type NodeRow } from '../src/storage/node-rows'
@@ -19,6 +19,7 @@ let writer: MetricsWriter | undefined
 let cleanupTimer: Timer | undefined
 let queue: { batch: number; rows: NodeRow[] }[] = []
 let flushScheduled = false
+let injectedDelayMs = 0
 
 const send = (message: WriterToHub) => self.postMessage(message)
 
@@ -60,6 +61,7 @@ function flush(): void {
     rowCount += next.rows.length
   }
   const batches = taken.map((item) => item.batch)
+  if (injectedDelayMs > 0) Bun.sleepSync(injectedDelayMs)
   try {
     writer.write(taken.flatMap((item) => item.rows))
     send({ type: 'committed', batches })
@@ -81,6 +83,21 @@ function close(): void {
   send({ type: 'closed' })
 }
 
+function inject(fault: WriterFault): void {
+  switch (fault.kind) {
+    case 'crash':
+      throw new Error('injected writer crash')
+    case 'delay':
+      injectedDelayMs = fault.ms
+      return
+    case 'disk-full': {
+      const pages = (db!.query('PRAGMA page_count').get() as { page_count: number }).page_count
+      db!.exec(`PRAGMA max_page_count = ${fault.on ? pages : 1_073_741_823}`)
+      return
+    }
+  }
+}
+
 self.onmessage = (event: MessageEvent<HubToWriter>) => {
   const message = event.data
   switch (message.type) {
@@ -100,5 +117,7 @@ self.onmessage = (event: MessageEvent<HubToWriter>) => {
       return cleanup()
     case 'close':
       return close()
+    case 'fault':
+      return inject(message.fault)
   }
 }

@@ -1,4 +1,4 @@
-import { parseAgentTokens, parseDuration, parsePort, parseSize, parseTokenList } from './parse'
+import { parseAgentTokens, parseCount, parseDuration, parsePort, parseSize, parseTokenList } from './parse'
 
 /** The master's settings (DESIGN §7). Durations are milliseconds, sizes bytes. */
 export interface Config {
@@ -11,6 +11,7 @@ export interface Config {
   cleanupIntervalMs: number
   maxBodyBytes: number
   maxClockSkewMs: number
+  writeQueueLimit: number
   agentTokens: Map<string, string[]>
   apiTokens: string[]
 }
@@ -39,6 +40,7 @@ export function loadConfig(env: Env = process.env): Config {
     cleanupIntervalMs: read('CLEANUP_INTERVAL', '1h', parseDuration),
     maxBodyBytes: read('MAX_BODY', '16MiB', parseSize),
     maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
+    writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
     apiTokens: read('API_TOKENS', '', parseTokenList),
   }
@@ -49,6 +51,7 @@ export function loadConfig(env: Env = process.env): Config {
   atLeast('RETENTION', config.retentionMs, config.sampleIntervalMs, 'SAMPLE_INTERVAL')
   atLeast('CLEANUP_INTERVAL', config.cleanupIntervalMs, 10, '10ms')
   atLeast('MAX_BODY', config.maxBodyBytes, 1024, '1KiB')
+  atLeast('WRITE_QUEUE_LIMIT', config.writeQueueLimit, 1, '1')
   if (config.port !== 0 && config.port === config.ingestPort) {
     throw new ConfigError(`INGEST_PORT: must differ from PORT (${config.port})`)
   }

@@ -18,6 +18,11 @@ export function parseSize(text: string): number {
   return Number(match[1]) * factor
 }
 
+export function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new Error(`expected a whole number, got "${text}"`)
+  return Number(text)
+}
+
 export function parsePort(text: string): number {
   const port = Number(text)
   if (!/^\d+$/.test(text.trim()) || port > 65535) throw new Error(`expected a port from 0 to 65535, got "${text}"`)

@@ -22,24 +22,41 @@ export interface HubPorts {
   toWriter(message: HubToWriter): boolean
 }
 
+export interface HubSettings {
+  /** node rows handed to the writer and not yet confirmed, at most; past it agents get 503 */
+  writeQueueLimit: number
+}
+
+interface Waiting {
+  request: number
+  rows: number
+}
+
 /**
  * The DataHub actor (main thread). It owns the newest state of every cluster and the list of
  * agents waiting for their commit, and talks to the other threads only through messages.
+ * It holds a snapshot only once it has been handed to a live writer with room for it.
  */
 export class DataHub {
   private readonly clusters = new Map<string, ClusterState>()
-  /** writer batch → the ingest request waiting for it */
-  private readonly waiting = new Map<number, number>()
+  private readonly waiting = new Map<number, Waiting>()
   private nextBatch = 1
+  private queuedRows = 0
+  /** failed writes since the last commit; the first of a burst is logged, the rest counted */
+  private failedWrites = 0
 
-  constructor(private readonly ports: HubPorts) {}
+  constructor(
+    private readonly ports: HubPorts,
+    private readonly settings: HubSettings,
+  ) {}
 
   get clusterCount(): number {
     return this.clusters.size
   }
 
-  get pendingWrites(): number {
-    return this.waiting.size
+  /** node rows the writer has not confirmed yet */
+  get writeQueueRows(): number {
+    return this.queuedRows
   }
 
   cluster(clusterId: string): Readonly<ClusterState> | undefined {
@@ -48,30 +65,23 @@ export class DataHub {
 
   onIngest(message: IngestToHub): void {
     switch (message.type) {
-      case 'snapshot': {
-        const { envelope, receivedAt, rows, nodes } = message
-        this.state(message.clusterId).snapshot = { envelope, receivedAt, rows, nodes }
-        const batch = this.nextBatch++
-        if (!this.ports.toWriter({ type: 'write', batch, rows: message.rows })) {
-          return this.answer(message.request, false, 'the storage writer is restarting; retry shortly')
-        }
-        this.waiting.set(batch, message.request)
-        return
-      }
-      case 'heartbeat': {
+      case 'snapshot':
+        return this.onSnapshot(message)
+      case 'heartbeat':
         this.state(message.clusterId).lastHeartbeat = message.at
         return
-      }
     }
   }
 
   onWriter(message: WriterToHub): void {
     switch (message.type) {
       case 'committed':
+        if (this.failedWrites > 0) console.warn(`storage recovered after ${this.failedWrites} failed write(s)`)
+        this.failedWrites = 0
         for (const batch of message.batches) this.settle(batch, true)
         return
       case 'failed':
-        console.error(`write failed: ${message.message}`)
+        if (this.failedWrites++ === 0) console.error(`storage write failed (further failures are counted): ${message.message}`)
         for (const batch of message.batches) this.settle(batch, false, 'the snapshot could not be stored; retry')
         return
     }
@@ -89,20 +99,36 @@ export class DataHub {
     }
   }
 
+  private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
+    const { request, envelope, receivedAt, rows, nodes } = message
+    // A snapshot bigger than the whole queue is still taken when the queue is empty.
+    if (this.queuedRows > 0 && this.queuedRows + nodes > this.settings.writeQueueLimit) {
+      return this.answer(request, false, 'the master is behind on writes; retry later', 2)
+    }
+    const batch = this.nextBatch++
+    if (!this.ports.toWriter({ type: 'write', batch, rows })) {
+      return this.answer(request, false, 'the storage writer is restarting; retry shortly')
+    }
+    this.waiting.set(batch, { request, rows: nodes })
+    this.queuedRows += nodes
+    this.state(message.clusterId).snapshot = { envelope, receivedAt, rows, nodes }
+  }
+
+  private settle(batch: number, ok: boolean, message?: string): void {
+    const waiting = this.waiting.get(batch)
+    if (waiting === undefined) return
+    this.waiting.delete(batch)
+    this.queuedRows -= waiting.rows
+    this.answer(waiting.request, ok, message)
+  }
+
+  private answer(request: number, ok: boolean, message?: string, retryAfterSeconds?: number): void {
+    this.ports.toIngest({ type: 'answer', request, ok, message, retryAfterSeconds })
+  }
+
   private state(clusterId: string): ClusterState {
     let state = this.clusters.get(clusterId)
     if (!state) this.clusters.set(clusterId, (state = {}))
     return state
-  }
-
-  private settle(batch: number, ok: boolean, message?: string): void {
-    const request = this.waiting.get(batch)
-    if (request === undefined) return
-    this.waiting.delete(batch)
-    this.answer(request, ok, message)
-  }
-
-  private answer(request: number, ok: boolean, message?: string): void {
-    this.ports.toIngest({ type: 'answer', request, ok, message })
   }
 }

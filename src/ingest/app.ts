@@ -10,7 +10,9 @@ export interface IngestSettings {
 
 /** What the ingest routes need from the DataHub: hand over a snapshot and learn whether it was committed. */
 export interface HubLink {
-  submit(snapshot: AcceptedSnapshot & { envelope: string; receivedAt: number }): Promise<{ ok: boolean; message?: string }>
+  submit(
+    snapshot: AcceptedSnapshot & { envelope: string; receivedAt: number },
+  ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number }>
   heartbeat(clusterId: string, at: number): void
 }
 
@@ -30,7 +32,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
         const answer = await hub.submit({ ...accepted, envelope, receivedAt })
         if (!answer.ok) {
           throw new HttpError(503, 'unavailable', answer.message ?? 'the snapshot could not be stored; retry', {
-            'retry-after': '1',
+            'retry-after': String(answer.retryAfterSeconds ?? 1),
           })
         }
         return jsonResponse(OK)

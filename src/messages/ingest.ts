@@ -25,7 +25,7 @@ export type IngestToHub =
 /** main thread → ingest thread */
 export type HubToIngest =
   | { type: 'start'; host: string; port: number; maxBodyBytes: number; maxClockSkewMs: number }
-  /** the snapshot is committed (ok) or could not be (the agent gets 503) */
-  | { type: 'answer'; request: number; ok: boolean; message?: string }
+  /** the snapshot is committed (ok) or could not be: the agent gets 503 and Retry-After */
+  | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number }
   /** stop accepting; answer what is in flight; then say stopped */
   | { type: 'stop' }

@@ -7,6 +7,14 @@ export interface WriterSettings {
   cleanupIntervalMs: number
 }
 
+export type WriterFault =
+  /** throw out of the message handler: the Worker dies as it would on a bug */
+  | { kind: 'crash' }
+  /** sleep this long before every transaction: a writer that falls behind */
+  | { kind: 'delay'; ms: number }
+  /** cap the file at its current size (PRAGMA max_page_count): writes fail with SQLITE_FULL until lifted */
+  | { kind: 'disk-full'; on: boolean }
+
 /** main thread → writer */
 export type HubToWriter =
   | { type: 'open'; settings: WriterSettings }
@@ -16,6 +24,8 @@ export type HubToWriter =
   | { type: 'cleanup' }
   /** commit what is queued, checkpoint the WAL, close the database, then say `closed` */
   | { type: 'close' }
+  /** fault injection, for the fault tests: nothing in the master sends it */
+  | { type: 'fault'; fault: WriterFault }
 
 /** writer → main thread */
 export type WriterToHub =

@@ -65,16 +65,22 @@ export class MetricsWriter {
     )
   }
 
-  /** Writes all rows in one transaction. On failure nothing is written and the caches are reset. */
+  /**
+   * Writes all rows in one transaction. A node's latest row is written once per transaction,
+   * with its newest snapshot, while every snapshot still counts into its history bucket: that
+   * is what lets a writer that fell behind catch up. On failure nothing is written.
+   */
   write(rows: readonly NodeRow[], now = Date.now()): void {
-    const touched: [string, KnownNode | undefined][] = []
+    const before = new Map<string, KnownNode | undefined>()
     try {
       this.db.transaction(() => {
-        for (const row of rows) this.writeRow(row, now, touched)
+        const newest = new Map<string, NodeRow>()
+        for (const row of rows) this.writeRow(row, now, newest, before)
+        for (const row of newest.values()) this.updateLatest.run(...latestParams(row))
       })()
     } catch (error) {
-      for (const [key, before] of touched.reverse()) {
-        if (before) this.known.set(key, before)
+      for (const [key, known] of before) {
+        if (known) this.known.set(key, known)
         else this.known.delete(key)
       }
       throw error
@@ -86,19 +92,18 @@ export class MetricsWriter {
     return this.deleteExpired.run(now - this.settings.retentionMs).changes
   }
 
-  private writeRow(row: NodeRow, now: number, touched: [string, KnownNode | undefined][]): void {
+  private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>) {
     const key = `${row.cluster}\u0000${row.node}`
     const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
     // Older or repeated snapshots (an agent's retry, a re-send after a writer restart) change nothing.
     if (known && row.ts <= known.ts) return
-    const params = latestParams(row)
-    touched.push([key, this.known.get(key)])
+    if (!before.has(key)) before.set(key, this.known.get(key))
     let id: number
     if (known) {
-      this.updateLatest.run(...params)
       id = known.id
+      newest.set(key, row)
     } else {
-      id = this.insertLatest.get(...params)!.id
+      id = this.insertLatest.get(...latestParams(row))!.id
     }
     this.known.set(key, { id, ts: row.ts })
     const bucket = row.ts - (row.ts % this.settings.sampleIntervalMs)

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import type { WriterFault } from '../src/messages/writer'
+import { decodeRows } from '../src/storage/node-rows'
+import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+let master: RunningMaster | undefined
+afterEach(async () => {
+  await master?.stop()
+  if (master) removeDb(master.dbPath)
+  master = undefined
+})
+
+const inject = (fault: WriterFault) => master!.writer.post({ type: 'fault', fault })
+
+const nodes = (count: number, ts: number, prefix = 'n') =>
+  Array.from({ length: count }, (_, index) => nodeSnapshot(`${prefix}${index}`, ts, { cpu: index % 100 }))
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = performance.now()
+  while (!(await condition())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await Bun.sleep(10)
+  }
+  return performance.now() - started
+}
+
+/** Every node the DataHub holds must be in the latest table with exactly that snapshot. */
+function expectLatestEqualsDataHub(m: RunningMaster, clusterId: string) {
+  const held = decodeRows(m.hub.cluster(clusterId)!.snapshot!.rows)
+  const stored = new Map(
+    readDb<{ node_name: string; snapshot: string }>(m.dbPath, 'SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = ?', clusterId)
+      .map((row) => [row.node_name, row.snapshot]),
+  )
+  for (const row of held) expect(stored.get(row.node)).toBe(row.json)
+}
+
+describe('writer faults', () => {
+  test('a crashed writer is restarted within 1 s; the gap answers 503; the DataHub re-sends what it holds', async () => {
+    master = await startTestMaster()
+    const t0 = Date.now() - 10_000
+    expect((await postSnapshot(master.ingest, clusterSnapshot('c', nodes(3, t0)), { clusterId: 'c' })).status).toBe(200)
+
+    // A snapshot the DataHub holds but the writer could not commit: the file is full.
+    inject({ kind: 'disk-full', on: true })
+    const unstored = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(60, t0 + 1_000)), { clusterId: 'c' })
+    expect(unstored.status).toBe(503)
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(3)
+
+    inject({ kind: 'crash' })
+    const duringGap = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(1, t0 + 2_000, 'gap')), { clusterId: 'c' })
+    expect(duringGap.status).toBe(503)
+    expect(duringGap.headers.get('retry-after')).toBeTruthy()
+    expect(await duringGap.json()).toMatchObject({ error: 'unavailable' })
+
+    const restartMs = await waitFor(async () => (await getJson(`${master!.api}/healthz`)).body.writer === 'up', 2_000)
+    expect(restartMs).toBeLessThan(1_000)
+    // The re-send lands the snapshot that failed, so the table catches up with the DataHub.
+    await waitFor(() => readDb(master!.dbPath, 'SELECT * FROM node_metrics_latest').length === 60, 2_000)
+    expectLatestEqualsDataHub(master, 'c')
+    expect(readDb(master.dbPath, "SELECT * FROM node_metrics_latest WHERE node_name = 'gap0'")).toEqual([])
+
+    const after = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, t0 + 3_000)), { clusterId: 'c' })
+    expect(after.status).toBe(200)
+    expectLatestEqualsDataHub(master, 'c')
+  })
+
+  test('a full disk answers 503, is logged once per burst, and heals by itself', async () => {
+    master = await startTestMaster()
+    const errors: string[] = []
+    const original = console.error
+    console.error = (...args: unknown[]) => void errors.push(args.join(' '))
+    try {
+      const t0 = Date.now() - 10_000
+      inject({ kind: 'disk-full', on: true })
+      for (let round = 0; round < 3; round++) {
+        const response = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(60, t0 + round, `r${round}-`)), { clusterId: 'c' })
+        expect(response.status).toBe(503)
+      }
+      expect(errors.filter((line) => line.includes('storage write failed'))).toHaveLength(1)
+      expect(errors.join('\n')).toMatch(/full/i)
+      inject({ kind: 'disk-full', on: false })
+      const healed = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(60, t0 + 5)), { clusterId: 'c' })
+      expect(healed.status).toBe(200)
+      expect(readDb(master.dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
+      expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(60)
+    } finally {
+      console.error = original
+    }
+  })
+
+  test('back-pressure: a writer that falls behind makes agents wait with 503 + Retry-After, the queue stays bounded', async () => {
+    master = await startTestMaster({ WRITE_QUEUE_LIMIT: '100' })
+    inject({ kind: 'delay', ms: 300 })
+    const t0 = Date.now() - 60_000
+    // 20 agents of 20 nodes each at once: 400 rows against a queue of 100.
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, agent) =>
+        postSnapshot(master!.ingest, clusterSnapshot(`c${agent}`, nodes(20, t0)), { clusterId: `c${agent}` })),
+    )
+    const statuses = responses.map((response) => response.status)
+    const accepted = statuses.filter((status) => status === 200).length
+    const refused = responses.filter((response) => response.status === 503)
+    expect(accepted + refused.length).toBe(20)
+    expect(accepted).toBeGreaterThan(0)
+    expect(accepted).toBeLessThanOrEqual(5) // 5 × 20 rows fill the queue of 100
+    expect(refused.length).toBeGreaterThan(0)
+    for (const response of refused) expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(master.hub.writeQueueRows).toBe(0)
+    // Exactly the acknowledged clusters are stored; the refused ones left no trace.
+    const stored = readDb<{ cluster_id: string }>(master.dbPath, 'SELECT DISTINCT cluster_id FROM node_metrics_latest')
+    expect(stored).toHaveLength(accepted)
+    expect(master.hub.clusterCount).toBe(accepted)
+  })
+})

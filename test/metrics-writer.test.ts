@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, expect, test } from 'bun:test'
+import type { Database } from 'bun:sqlite'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deriveFigures } from '../src/metrics/derive'
+import { openWriteConnection } from '../src/storage/connection'
+import { MetricsWriter } from '../src/storage/metrics-writer'
+import type { NodeRow } from '../src/storage/node-rows'
+import { nodeSnapshot } from './support/snapshots'
+
+let dir: string
+let db: Database
+let writer: MetricsWriter
+const SECOND = 1_000
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nmm-writer-'))
+  db = openWriteConnection(join(dir, 'metrics.db'))
+  writer = new MetricsWriter(db, { sampleIntervalMs: 10 * SECOND, retentionMs: 86_400 * SECOND })
+})
+afterEach(() => {
+  db.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const row = (node: string, ts: number, cpu: number): NodeRow => {
+  const snapshot = nodeSnapshot(node, ts, { cpu })
+  return { cluster: 'c', node, ts, json: JSON.stringify(snapshot), ...deriveFigures(snapshot) }
+}
+
+test('migrations set the schema version and are idempotent', () => {
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 1 })
+  expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
+  new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: SECOND })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 1 })
+})
+
+test('a node seen several times in one transaction: latest is the newest, every snapshot counts into its bucket', () => {
+  const base = Math.floor(Date.now() / 10_000) * 10_000 - 60_000
+  writer.write([row('n1', base + 1, 10), row('n1', base + 3, 30), row('n1', base + 2, 99), row('n1', base + 5, 50)])
+  expect(db.query('SELECT timestamp, cpu FROM node_metrics_latest').all()).toEqual([{ timestamp: base + 5, cpu: 50 }])
+  // base+2 arrived after base+3: it is older than what the node already had, so it is dropped.
+  expect(db.query('SELECT timestamp, samples, cpu FROM node_metrics_history').all()).toEqual([
+    { timestamp: base, samples: 3, cpu: 30 },
+  ])
+})
+
+test('a failed transaction leaves nothing behind and the retry is written in full', () => {
+  const base = Date.now() - 60_000
+  writer.write([row('n1', base, 10)])
+  const pages = (db.query('PRAGMA page_count').get() as { page_count: number }).page_count
+  db.exec(`PRAGMA max_page_count = ${pages}`)
+  const batch = [row('n1', base + SECOND, 20), ...Array.from({ length: 60 }, (_, i) => row(`new${i}`, base, i))]
+  expect(() => writer.write(batch)).toThrow(/full/)
+  expect(db.query('SELECT node_name, cpu FROM node_metrics_latest').all()).toEqual([{ node_name: 'n1', cpu: 10 }])
+  db.exec('PRAGMA max_page_count = 1073741823')
+  writer.write(batch)
+  expect(db.query("SELECT cpu FROM node_metrics_latest WHERE node_name = 'n1'").get()).toEqual({ cpu: 20 })
+  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_latest').get()).toEqual({ n: 61 })
+})
+
+test('history past the retention window is neither written nor kept', () => {
+  const now = Date.now()
+  const short = new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: 60 * SECOND })
+  short.write([row('old', now - 120 * SECOND, 1), row('new', now - 10 * SECOND, 2)], now)
+  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history').get()).toEqual({ n: 1 })
+  expect(short.deleteExpiredHistory(now + 55 * SECOND)).toBe(1)
+  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history').get()).toEqual({ n: 0 })
+})
