@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config/config'
+import { ConfigError, loadConfig, missingTokens } from './config/config'
 import { startMaster } from './master'
 
 /** `bun run start`: the master with its configuration from the environment (DESIGN §7). */
@@ -9,6 +9,15 @@ try {
   if (!(error instanceof ConfigError)) throw error
   console.error(`configuration error: ${error.message}`)
   process.exit(2)
+}
+
+const insecure = missingTokens(config)
+if (insecure.length > 0) {
+  console.warn(
+    `WARNING: ALLOW_INSECURE is set and ${insecure.join(' and ')} ${insecure.length > 1 ? 'are' : 'is'} unset: ` +
+      `anyone who reaches ${config.host} can ${insecure.includes('AGENT_TOKENS') ? 'write metrics' : 'read metrics'}` +
+      `${insecure.length > 1 ? ' and read them' : ''}.`,
+  )
 }
 
 const master = await startMaster(config).catch((error: Error) => {

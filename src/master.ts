@@ -69,6 +69,7 @@ export async function startMaster(config: Config): Promise<Master> {
   )
   const gateway = gatewayApp({
     reader,
+    apiTokens: config.apiTokens,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),
   })
 
@@ -113,6 +114,7 @@ function startIngest(ingest: Worker, hub: DataHub, config: Config): Promise<numb
       port: config.ingestPort,
       maxBodyBytes: config.maxBodyBytes,
       maxClockSkewMs: config.maxClockSkewMs,
+      agentTokens: [...config.agentTokens],
     } satisfies HubToIngest)
   })
 }

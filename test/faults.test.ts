@@ -113,3 +113,21 @@ describe('writer faults', () => {
     expect(master.hub.clusterCount).toBe(accepted)
   })
 })
+
+describe('shutdown', () => {
+  test('stop answers the requests in flight with their commit before it closes the database', async () => {
+    master = await startTestMaster()
+    master.writer.post({ type: 'fault', fault: { kind: 'delay', ms: 200 } })
+    const t0 = Date.now() - 10_000
+    const inFlight = Array.from({ length: 5 }, (_, agent) =>
+      postSnapshot(master!.ingest, clusterSnapshot(`c${agent}`, nodes(10, t0)), { clusterId: `c${agent}` }))
+    await waitFor(() => master!.hub.writeQueueRows === 50, 2_000)
+    const stopped = master.stop()
+    const statuses = await Promise.all(inFlight.map(async (response) => (await response).status))
+    await stopped
+    expect(statuses).toEqual([200, 200, 200, 200, 200])
+    expect(readDb(master.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_latest')).toEqual([{ n: 50 }])
+    removeDb(master.dbPath)
+    master = undefined
+  })
+})

@@ -1,4 +1,4 @@
-import { parseAgentTokens, parseCount, parseDuration, parsePort, parseSize, parseTokenList } from './parse'
+import { parseAgentTokens, parseCount, parseDuration, parseFlag, parsePort, parseSize, parseTokenList } from './parse'
 
 /** The master's settings (DESIGN §7). Durations are milliseconds, sizes bytes. */
 export interface Config {
@@ -14,6 +14,8 @@ export interface Config {
   writeQueueLimit: number
   agentTokens: Map<string, string[]>
   apiTokens: string[]
+  /** ALLOW_INSECURE=1: serve a non-loopback HOST without tokens (warned about loudly at start) */
+  allowInsecure: boolean
 }
 
 export class ConfigError extends Error {}
@@ -43,6 +45,7 @@ export function loadConfig(env: Env = process.env): Config {
     writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
     apiTokens: read('API_TOKENS', '', parseTokenList),
+    allowInsecure: read('ALLOW_INSECURE', '0', parseFlag),
   }
   const atLeast = (name: string, value: number, minimum: number, shown: string) => {
     if (value < minimum) throw new ConfigError(`${name}: must be at least ${shown}`)
@@ -55,5 +58,26 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.port !== 0 && config.port === config.ingestPort) {
     throw new ConfigError(`INGEST_PORT: must differ from PORT (${config.port})`)
   }
+  const missing = missingTokens(config)
+  if (missing.length > 0 && !config.allowInsecure) {
+    throw new ConfigError(
+      `${missing.join(', ')}: HOST ${config.host} is not loopback, so tokens are required. ` +
+        'Set AGENT_TOKENS=cluster=token,… (or *=token for any cluster) and API_TOKENS=token,…, ' +
+        'or ALLOW_INSECURE=1 to serve without them.',
+    )
+  }
   return config
+}
+
+/** The token settings a non-loopback HOST lacks (none on loopback). */
+export function missingTokens(config: Config): string[] {
+  if (isLoopback(config.host)) return []
+  return [
+    ...(config.agentTokens.size === 0 ? ['AGENT_TOKENS'] : []),
+    ...(config.apiTokens.length === 0 ? ['API_TOKENS'] : []),
+  ]
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
 }

@@ -23,6 +23,12 @@ export function parseCount(text: string): number {
   return Number(text)
 }
 
+export function parseFlag(text: string): boolean {
+  if (/^(1|true|yes)$/i.test(text.trim())) return true
+  if (/^(0|false|no)$/i.test(text.trim())) return false
+  throw new Error(`expected 1 or 0, got "${text}"`)
+}
+
 export function parsePort(text: string): number {
   const port = Number(text)
   if (!/^\d+$/.test(text.trim()) || port > 65535) throw new Error(`expected a port from 0 to 65535, got "${text}"`)

@@ -1,5 +1,6 @@
 import { swagger } from '@elysiajs/swagger'
 import { Elysia, t } from 'elysia'
+import { ApiAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, jsonTextResponse, renderError } from '../http/errors'
 import { summarize } from '../metrics/summary'
 import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
@@ -7,6 +8,8 @@ import type { MetricsReader } from '../storage/metrics-reader'
 
 export interface GatewayDeps {
   reader: MetricsReader
+  /** API_TOKENS; empty: the query API is open */
+  apiTokens: string[]
   health(): Health
 }
 
@@ -14,13 +17,15 @@ const HOUR_MS = 3_600_000
 
 const ClusterParams = t.Object({ clusterId: Name })
 const NodeParams = t.Object({ clusterId: Name, nodeName: Name })
-const errors = { 400: ErrorBody, 404: ErrorBody }
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }
+const security = [{ bearer: [] }]
 
 /**
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, health }: GatewayDeps) {
+export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
+  const auth = new ApiAuth(apiTokens)
   return new Elysia()
     .use(
       swagger({
@@ -34,10 +39,17 @@ export function gatewayApp({ reader, health }: GatewayDeps) {
             description: 'Latest node metrics, cluster summaries and trend history pushed by cluster agents.',
           },
           tags: [{ name: 'node-metrics' }, { name: 'health' }],
+          components: {
+            securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'one of API_TOKENS, when set' } },
+          },
         },
       }),
     )
     .onError(({ code, error }) => renderError(code, error))
+    // Transform runs before validation: a caller without a token learns nothing from a 400.
+    .onTransform(({ request, path }) => {
+      if (path.startsWith('/api/')) auth.check(request.headers.get('authorization'))
+    })
     .get('/healthz', () => health(), {
       response: { 200: Health },
       detail: { tags: ['health'], summary: 'Liveness and writer status' },
@@ -54,6 +66,7 @@ export function gatewayApp({ reader, health }: GatewayDeps) {
         response: { 200: ClusterNodeMetrics, ...errors },
         detail: {
           tags: ['node-metrics'],
+          security,
           summary: 'Latest metrics of every node of a cluster, with the cluster summary',
           description: 'An unknown cluster answers an empty node map and a zeroed summary.',
         },
@@ -65,7 +78,7 @@ export function gatewayApp({ reader, health }: GatewayDeps) {
       {
         params: NodeParams,
         response: { 200: NodeMetricsSnapshot, ...errors },
-        detail: { tags: ['node-metrics'], summary: 'Latest metrics of one node' },
+        detail: { tags: ['node-metrics'], security, summary: 'Latest metrics of one node' },
       },
     )
     .get(
@@ -80,7 +93,7 @@ export function gatewayApp({ reader, health }: GatewayDeps) {
         params: NodeParams,
         query: HistoryQuery,
         response: { 200: NodeHistory, ...errors },
-        detail: { tags: ['node-metrics'], summary: 'Trend points of one node over the last hours, ascending' },
+        detail: { tags: ['node-metrics'], security, summary: 'Trend points of one node over the last hours, ascending' },
       },
     )
 }

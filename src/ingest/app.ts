@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { AgentAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, renderError } from '../http/errors'
 import { readJsonBody } from './body'
 import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snapshot'
@@ -6,6 +7,7 @@ import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snaps
 export interface IngestSettings {
   maxBodyBytes: number
   maxClockSkewMs: number
+  agentTokens: [string, string[]][]
 }
 
 /** What the ingest routes need from the DataHub: hand over a snapshot and learn whether it was committed. */
@@ -21,14 +23,24 @@ const OK = { status: 'ok' } as const
 
 /** The agents' port (DESIGN §3). */
 export function ingestApp(settings: IngestSettings, hub: HubLink) {
+  const auth = new AgentAuth(settings.agentTokens)
+  /** 401 before any body is read; 403 as soon as the cluster is known (header first, body fallback). */
+  const admit = (request: Request) => {
+    const clusters = auth.authenticate(request.headers.get('authorization'))
+    const header = request.headers.get('x-cluster-id')?.trim()
+    if (header) AgentAuth.authorize(clusters, header)
+    return (clusterId: string) => AgentAuth.authorize(clusters, clusterId)
+  }
   return new Elysia()
     .onError(({ code, error }) => renderError(code, error))
     .post(
       '/agent/snapshot',
       async ({ request }) => {
+        const authorize = admit(request)
         const envelope = await readJsonBody(request, settings.maxBodyBytes)
         const receivedAt = Date.now()
         const accepted = acceptSnapshot(envelope, request.headers.get('x-cluster-id'), settings, receivedAt)
+        authorize(accepted.clusterId)
         const answer = await hub.submit({ ...accepted, envelope, receivedAt })
         if (!answer.ok) {
           throw new HttpError(503, 'unavailable', answer.message ?? 'the snapshot could not be stored; retry', {
@@ -42,9 +54,11 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
     .post(
       '/agent/heartbeat',
       async ({ request }) => {
+        const authorize = admit(request)
         const text = await readJsonBody(request, HEARTBEAT_MAX_BYTES)
         const body = text.trim() === '' ? {} : parseHeartbeat(text)
         const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)
+        authorize(clusterId)
         hub.heartbeat(clusterId, Date.now())
         return jsonResponse(OK)
       },

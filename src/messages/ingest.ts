@@ -24,7 +24,15 @@ export type IngestToHub =
 
 /** main thread → ingest thread */
 export type HubToIngest =
-  | { type: 'start'; host: string; port: number; maxBodyBytes: number; maxClockSkewMs: number }
+  | {
+      type: 'start'
+      host: string
+      port: number
+      maxBodyBytes: number
+      maxClockSkewMs: number
+      /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth */
+      agentTokens: [string, string[]][]
+    }
   /** the snapshot is committed (ok) or could not be: the agent gets 503 and Retry-After */
   | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number }
   /** stop accepting; answer what is in flight; then say stopped */

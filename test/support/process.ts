@@ -1,0 +1,37 @@
+import type { Subprocess } from 'bun'
+
+export interface MasterProcess {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  api: string
+  ingest: string
+  /** everything the process printed so far */
+  output(): string
+}
+
+const STARTED = /API and Swagger on http:\/\/[^:]+:(\d+)\/swagger, agents on http:\/\/[^:]+:(\d+)\//
+
+/** `bun run start` as an operator runs it, in a child process that can be signalled or killed. */
+export async function spawnMaster(env: Record<string, string>): Promise<MasterProcess> {
+  const proc = Bun.spawn(['bun', 'run', 'src/main.ts'], {
+    cwd: `${import.meta.dir}/../..`,
+    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let text = ''
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += new TextDecoder().decode(chunk)
+  }
+  void collect(proc.stdout)
+  void collect(proc.stderr)
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const match = STARTED.exec(text)
+    if (match) return { proc, api: `http://127.0.0.1:${match[1]}`, ingest: `http://127.0.0.1:${match[2]}`, output: () => text }
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL')
+      throw new Error(`master did not start:\n${text}`)
+    }
+    await Bun.sleep(20)
+  }
+}
