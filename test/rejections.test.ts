@@ -93,3 +93,31 @@ describe('query parameters', () => {
     expect(body.error).toBe('not_found')
   })
 })
+
+describe('wrong methods', () => {
+  let master: RunningMaster
+  beforeAll(async () => {
+    master = await startTestMaster()
+  })
+  afterAll(async () => {
+    await master.stop()
+    removeDb(master.dbPath)
+  })
+
+  test('a known route with the wrong method is a 405 JSON error with Allow, on both ports', async () => {
+    const cases: [string, string, string][] = [
+      [`${master.api}/api/v2/clusters/c1/node-metrics`, 'DELETE', 'GET'],
+      [`${master.api}/api/v2/clusters/c1/node-metrics/n1/history`, 'POST', 'GET'],
+      [`${master.ingest}/agent/snapshot`, 'GET', 'POST'],
+      [`${master.ingest}/agent/heartbeat`, 'PUT', 'POST'],
+    ]
+    for (const [url, method, allow] of cases) {
+      const response = await fetch(url, { method })
+      expect(response.status).toBe(405)
+      expect(response.headers.get('allow')).toBe(allow)
+      expect(await response.json()).toEqual({ error: 'method_not_allowed', message: `this route takes ${allow}` })
+    }
+    const unknown = await fetch(`${master.ingest}/agent/other`, { method: 'POST' })
+    expect(unknown.status).toBe(404)
+  })
+})

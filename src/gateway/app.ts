@@ -1,7 +1,7 @@
 import { swagger } from '@elysiajs/swagger'
 import { Elysia, t } from 'elysia'
 import { ApiAuth } from '../auth/tokens'
-import { HttpError, jsonResponse, jsonTextResponse, renderError } from '../http/errors'
+import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError } from '../http/errors'
 import { summarize } from '../metrics/summary'
 import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
 import type { MetricsReader } from '../storage/metrics-reader'
@@ -26,7 +26,7 @@ const security = [{ bearer: [] }]
  */
 export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
-  return new Elysia()
+  const app = new Elysia()
     .use(
       swagger({
         path: '/swagger',
@@ -45,7 +45,7 @@ export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
         },
       }),
     )
-    .onError(({ code, error }) => renderError(code, error))
+    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(app.routes, request)))
     // Transform runs before validation: a caller without a token learns nothing from a 400.
     .onTransform(({ request, path }) => {
       if (path.startsWith('/api/')) auth.check(request.headers.get('authorization'))
@@ -96,6 +96,7 @@ export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
         detail: { tags: ['node-metrics'], security, summary: 'Trend points of one node over the last hours, ascending' },
       },
     )
+  return app
 }
 
 function findNode(reader: MetricsReader, clusterId: string, nodeName: string) {

@@ -31,9 +31,13 @@ export function errorResponse(status: number, code: string, message: string, hea
  * Validation failures name the field and what it must be; anything unexpected is a 500 whose
  * detail goes to the log, not to the client.
  */
-export function renderError(code: string | number, error: unknown): Response {
+export function renderError(code: string | number, error: unknown, allowedMethods: () => string[] = () => []): Response {
   if (error instanceof HttpError) return errorResponse(error.status, error.code, error.message, error.headers)
-  if (code === 'NOT_FOUND') return errorResponse(404, 'not_found', 'no such route')
+  if (code === 'NOT_FOUND') {
+    const allowed = allowedMethods()
+    if (allowed.length === 0) return errorResponse(404, 'not_found', 'no such route')
+    return errorResponse(405, 'method_not_allowed', `this route takes ${allowed.join(', ')}`, { allow: allowed.join(', ') })
+  }
   if (code === 'VALIDATION') return errorResponse(400, 'invalid_request', validationMessage(error))
   if (code === 'PARSE') return errorResponse(400, 'invalid_request', 'the request body could not be parsed')
   console.error('unexpected error:', error)
@@ -55,3 +59,17 @@ function validationMessage(error: unknown): string {
   const expected = valueError?.schema?.description ?? valueError?.message ?? 'a valid value'
   return `invalid ${place}${name} ${JSON.stringify(valueError?.value)}: expected ${expected}`
 }
+
+/** The methods some route of `routes` answers at the request's path (empty: no route has the path). */
+export function methodsForPath(routes: readonly { method: string; path: string }[], request: Request): string[] {
+  const pathname = new URL(request.url).pathname
+  const methods = routes
+    .filter((route) => routePattern(route.path).test(pathname))
+    .map((route) => route.method.toUpperCase())
+  return [...new Set(methods)].sort()
+}
+
+const routePattern = (path: string) =>
+  new RegExp(`^${path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : escapeRegExp(part))).join('/')}/?$`)
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')

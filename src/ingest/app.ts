@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import { AgentAuth } from '../auth/tokens'
-import { HttpError, jsonResponse, renderError } from '../http/errors'
+import { HttpError, jsonResponse, methodsForPath, renderError } from '../http/errors'
 import { readJsonBody } from './body'
 import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snapshot'
 
@@ -31,8 +31,8 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
     if (header) AgentAuth.authorize(clusters, header)
     return (clusterId: string) => AgentAuth.authorize(clusters, clusterId)
   }
-  return new Elysia()
-    .onError(({ code, error }) => renderError(code, error))
+  const app = new Elysia()
+    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(app.routes, request)))
     .post(
       '/agent/snapshot',
       async ({ request }) => {
@@ -64,6 +64,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
       },
       { parse: 'none' },
     )
+  return app
 }
 
 function parseHeartbeat(text: string): { cluster_id?: string } {

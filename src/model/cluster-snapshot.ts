@@ -13,6 +13,8 @@ export const ClusterSnapshot = t.Object(
       t.Record(Name, NodeMetricsSnapshot, {
         description: 'node name → NodeMetricsSnapshot (at most 10,000 nodes)',
         maxProperties: 10_000,
+        // Without it a key that misses the name pattern would skip validation altogether.
+        additionalProperties: false,
       }),
     ),
   },

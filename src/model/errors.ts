@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 
 /** Every rejection the master gives, on either port. */
@@ -12,6 +13,6 @@ export const AgentAck = t.Object({ status: t.Literal('ok') })
 export const Health = t.Object({
   status: t.Union([t.Literal('ok'), t.Literal('degraded')]),
   writer: t.Union([t.Literal('up'), t.Literal('down')]),
-  clusters: t.Integer({ description: 'clusters known to the DataHub (snapshot or heartbeat)' }),
+  clusters: Type.Integer({ description: 'clusters known to the DataHub (snapshot or heartbeat)' }),
 })
 export type Health = Static<typeof Health>

@@ -1,4 +1,8 @@
+import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+
+// Integers come from TypeBox itself: Elysia's t.Integer also accepts numeric strings, which
+// suits a query string but not an agent's JSON.
 
 /**
  * The NodeMetricsSnapshot an agent sends for one node (DESIGN §3). Every group is optional
@@ -6,12 +10,16 @@ import { t, type Static } from 'elysia'
  * so a newer agent is not rejected for reporting more than this master knows.
  */
 
-/** Cluster ids and node names end up in URLs and log lines: keep them to a safe alphabet. */
+/**
+ * Cluster ids and node names end up in URLs, map keys and log lines: a safe alphabet, and none
+ * of the names that mean something to a JavaScript object.
+ */
 export const Name = t.String({
   minLength: 1,
   maxLength: 253,
-  pattern: '^[A-Za-z0-9._:-]+$',
-  description: 'a name of 1–253 characters of [A-Za-z0-9._:-]',
+  pattern: '^(?!(?:__proto__|constructor|prototype|\\.)$)(?!.*\\.\\.)[A-Za-z0-9._:-]+$',
+  description:
+    'a name of 1–253 characters of [A-Za-z0-9._:-], without "..", other than ".", __proto__, constructor and prototype',
 })
 
 const RFC3339 =
@@ -44,8 +52,8 @@ export const CpuMetrics = group(
     load_5: t.Optional(Count),
     load_15: t.Optional(Count),
     model: t.Optional(t.String({ maxLength: 512 })),
-    cores: t.Optional(t.Integer({ minimum: 0, maximum: 65536 })),
-    threads: t.Optional(t.Integer({ minimum: 0, maximum: 65536 })),
+    cores: t.Optional(Type.Integer({ minimum: 0, maximum: 65536 })),
+    threads: t.Optional(Type.Integer({ minimum: 0, maximum: 65536 })),
     frequency: t.Optional(t.Number({ minimum: 0, description: 'MHz' })),
   },
   'CPU usage (%), load averages and identity',
@@ -132,7 +140,7 @@ export const TemperatureMetrics = group(
 
 export const ProcessMetrics = group(
   {
-    pid: t.Optional(t.Integer({ minimum: 0 })),
+    pid: t.Optional(Type.Integer({ minimum: 0 })),
     name: t.Optional(t.String({ maxLength: 1024 })),
     cmdline: t.Optional(t.String({ maxLength: 8192 })),
     user: t.Optional(t.String({ maxLength: 256 })),
@@ -151,8 +159,8 @@ const NumberGroup = (description: string) =>
   t.Optional(
     t.Record(
       t.String({ maxLength: 256 }),
-      t.Union([t.Number(), t.Record(t.String({ maxLength: 256 }), t.Number())]),
-      { description },
+      t.Union([t.Number(), t.Record(t.String({ maxLength: 256 }), t.Number(), { additionalProperties: false })]),
+      { description, additionalProperties: false },
     ),
   )
 
