@@ -7,7 +7,7 @@ describe('rejected snapshots get a 400 JSON error naming the problem, and write 
   const valid = () => clusterSnapshot('c1', [nodeSnapshot('n1', Date.now() - 1_000)])
 
   beforeAll(async () => {
-    master = await startTestMaster({ MAX_BODY: '64KiB' })
+    master = await startTestMaster({ MAX_BODY: '1MiB' })
   })
   afterAll(async () => {
     await master.stop()
@@ -43,8 +43,32 @@ describe('rejected snapshots get a 400 JSON error naming the problem, and write 
       400, 'invalid_gzip', /not valid gzip/],
     ['a wrong Content-Type', () => postSnapshot(master.ingest, valid(), { clusterId: 'c1', headers: { 'content-type': 'text/plain' } }),
       415, 'unsupported_media_type', /application\/json/],
-    ['a gzip bomb past MAX_BODY', () => postSnapshot(master.ingest, JSON.stringify({ ...valid(), pad: ' '.repeat(200_000) }), { clusterId: 'c1' }),
-      413, 'body_too_large', /decompressed body exceeds the limit of 65536 bytes/],
+    ['a wrong Content-Encoding', () => postSnapshot(master.ingest, valid(), { clusterId: 'c1', gzip: false, headers: { 'content-encoding': 'br' } }),
+      415, 'unsupported_media_type', /Content-Encoding must be gzip/],
+    ['a non-finite number', () => postSnapshot(master.ingest,
+      JSON.stringify(valid()).replace('"total":8000000000', '"total":1e999'), { clusterId: 'c1' }),
+      400, 'invalid_body', /\/node_metrics\/n1\/memory\/total: Expected number/],
+    ['a byte count below zero', () => {
+      const body = valid() as any
+      body.node_metrics.n1.disks[0].used = -5
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /\/node_metrics\/n1\/disks\/0\/used/],
+    ['a timestamp beyond MAX_CLOCK_SKEW', () => postSnapshot(master.ingest,
+      clusterSnapshot('c1', [nodeSnapshot('n1', Date.now() + 600_000)]), { clusterId: 'c1' }),
+      400, 'invalid_body', /\/node_metrics\/n1\/timestamp: .* in the future/],
+    ['a node name with a slash', () => postSnapshot(master.ingest,
+      clusterSnapshot('c1', [nodeSnapshot('a/b', Date.now())]), { clusterId: 'c1' }),
+      400, 'invalid_body', /\/node_metrics: "a\/b" is not a name of 1–253 characters/],
+    ['more than 10,000 nodes', () => postSnapshot(master.ingest,
+      clusterSnapshot('c1', Array.from({ length: 10_001 }, (_, i) => ({ node_name: `n${i}`, timestamp: Date.now() }) as any)),
+      { clusterId: 'c1' }),
+      400, 'invalid_body', /\/node_metrics: Expected object to have no more than 10000 properties/],
+    ['a body past MAX_BODY before decompression', () => postSnapshot(master.ingest,
+      JSON.stringify({ ...valid(), pad: 'x'.repeat(1_100_000) }),
+      { clusterId: 'c1', gzip: false }),
+      413, 'body_too_large', /the request body exceeds the limit of 1048576 bytes/],
+    ['a gzip bomb past MAX_BODY', () => postSnapshot(master.ingest, JSON.stringify({ ...valid(), pad: ' '.repeat(2_000_000) }), { clusterId: 'c1' }),
+      413, 'body_too_large', /decompressed body exceeds the limit of 1048576 bytes/],
   ]
 
   for (const [name, send, status, code, message] of cases) {

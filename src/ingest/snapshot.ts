@@ -32,6 +32,7 @@ export function acceptSnapshot(
   now = Date.now(),
 ): AcceptedSnapshot {
   const snapshot = parseJson(body)
+  checkNodeNames(snapshot)
   if (!checkSnapshot.Check(snapshot)) {
     const first = checkSnapshot.Errors(snapshot).First()!
     throw new HttpError(400, 'invalid_body', `${first.path || '/'}: ${first.message}`)
@@ -56,6 +57,17 @@ export function acceptSnapshot(
 }
 
 const PROTO_KEY = /"__proto__"\s*:/
+
+/** The schema would call a bad node name an "unexpected property"; say what is wrong with it instead. */
+function checkNodeNames(snapshot: unknown): void {
+  const nodes = (snapshot as { node_metrics?: unknown } | null)?.node_metrics
+  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return
+  for (const key of Object.keys(nodes)) {
+    if (checkName.Check(key)) continue
+    const shown = JSON.stringify(String(key).slice(0, 80))
+    throw new HttpError(400, 'invalid_body', `/node_metrics: ${shown} is not ${Name.description}`)
+  }
+}
 
 function parseJson(body: string): unknown {
   // JSON.parse makes such a key a harmless own property, but nothing legitimate sends one, and
