@@ -23,6 +23,7 @@ describe('configuration', () => {
     [{ INGEST_PORT: '70000' }, 'INGEST_PORT'],
     [{ SAMPLE_INTERVAL: '5' }, 'SAMPLE_INTERVAL'],
     [{ SAMPLE_INTERVAL: '500ms' }, 'SAMPLE_INTERVAL'],
+    [{ SAMPLE_INTERVAL: '1500ms' }, 'SAMPLE_INTERVAL'],
     [{ RETENTION: 'forever' }, 'RETENTION'],
     [{ CLEANUP_INTERVAL: '-1h' }, 'CLEANUP_INTERVAL'],
     [{ MAX_BODY: 'lots' }, 'MAX_BODY'],

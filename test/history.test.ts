@@ -50,6 +50,25 @@ describe('latest and history', () => {
     expect(counts).toEqual([{ n: 3, buckets: 3 }])
   })
 
+  test('points keep two decimals of percentages, one of temperatures, whole bytes/s', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
+    const bucket = Math.floor(Date.now() / 1_000) * 1_000 - 20_000
+    const node = (ts: number, cpu: number) => {
+      const snapshot = nodeSnapshot('n1', ts, { cpu, mem: 47.126, temp: 58.53, rx: 1234.6, tx: 99.4 })
+      snapshot.disks[0]!.usage_percent = 71.239
+      return snapshot
+    }
+    for (const [ts, cpu] of [[bucket + 10, 33.33], [bucket + 20, 33.34], [bucket + 30, 33.35]] as const) {
+      const response = await postSnapshot(master.ingest, clusterSnapshot('c', [node(ts, cpu)]), { clusterId: 'c' })
+      expect(response.status).toBe(200)
+    }
+    const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
+    expect(body.history).toEqual([{
+      timestamp: bucket, cpu_usage: 33.34, mem_usage: 47.13, disk_usage: 71.24, temperature: 58.5,
+      net_rx_bytes_ps: 1235, net_tx_bytes_ps: 99,
+    }])
+  })
+
   test('hours bounds the history; the default is 24', async () => {
     master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
     const now = Date.now()
@@ -75,7 +94,7 @@ describe('latest and history', () => {
     // Buckets start up to 1 s before their snapshot: after 2 s the first is 6–7 s old, the second at most 3 s.
     await Bun.sleep(2_000)
     const left = readDb<{ cpu: number }>(master.dbPath, 'SELECT cpu FROM node_metrics_history')
-    expect(left).toEqual([{ cpu: 2 }])
+    expect(left).toEqual([{ cpu: 200 }]) // stored as % × 100
     // The latest row is not history: it stays.
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(1)
   })

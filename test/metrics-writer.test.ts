@@ -42,7 +42,7 @@ test('a node seen several times in one transaction: latest is the newest, every 
   expect(db.query('SELECT timestamp, cpu FROM node_metrics_latest').all()).toEqual([{ timestamp: base + 5, cpu: 50 }])
   // base+2 arrived after base+3: it is older than what the node already had, so it is dropped.
   expect(db.query('SELECT timestamp, samples, cpu FROM node_metrics_history').all()).toEqual([
-    { timestamp: base, samples: 3, cpu: 30 },
+    { timestamp: base / 1000, samples: 3, cpu: 3000 }, // seconds; % × 100
   ])
 })
 

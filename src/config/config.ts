@@ -51,6 +51,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (value < minimum) throw new ConfigError(`${name}: must be at least ${shown}`)
   }
   atLeast('SAMPLE_INTERVAL', config.sampleIntervalMs, 1_000, '1s')
+  if (config.sampleIntervalMs % 1_000 !== 0) throw new ConfigError('SAMPLE_INTERVAL: must be a whole number of seconds')
   atLeast('RETENTION', config.retentionMs, config.sampleIntervalMs, 'SAMPLE_INTERVAL')
   atLeast('CLEANUP_INTERVAL', config.cleanupIntervalMs, 10, '10ms')
   atLeast('MAX_BODY', config.maxBodyBytes, 1024, '1KiB')

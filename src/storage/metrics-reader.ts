@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import type { HistoryPoint } from '../model'
+import { DECODED_POINT_COLUMNS } from './history-encoding'
 
 /** A latest row with the figures the summary is computed from; `snapshot` is the stored JSON text. */
 export interface LatestRow {
@@ -30,13 +31,7 @@ export class MetricsReader {
       'SELECT id, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
     this.historyStatement = db.query<HistoryPoint, [number, number]>(
-      `SELECT timestamp,
-              COALESCE(cpu, 0)    AS cpu_usage,
-              COALESCE(mem, 0)    AS mem_usage,
-              COALESCE(disk, 0)   AS disk_usage,
-              COALESCE(temp, 0)   AS temperature,
-              COALESCE(net_rx, 0) AS net_rx_bytes_ps,
-              COALESCE(net_tx, 0) AS net_tx_bytes_ps
+      `SELECT ${DECODED_POINT_COLUMNS}
          FROM node_metrics_history
         WHERE node_id = ?1 AND timestamp >= ?2
         ORDER BY timestamp`,
@@ -52,9 +47,9 @@ export class MetricsReader {
     return this.latestStatement.get(clusterId, nodeName) ?? undefined
   }
 
-  /** Points of one node from `since` (epoch ms) on, ascending. */
+  /** Points of one node whose bucket starts at `since` (epoch ms) or later, ascending. */
   history(nodeId: number, since: number): HistoryPoint[] {
-    return this.historyStatement.all(nodeId, since)
+    return this.historyStatement.all(nodeId, Math.ceil(since / 1000))
   }
 
   close(): void {

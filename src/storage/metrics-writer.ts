@@ -1,4 +1,5 @@
 import type { Database } from 'bun:sqlite'
+import { encodePoint } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
 
@@ -45,18 +46,17 @@ export class MetricsWriter {
               disk_max = ?10, disk_max_mount = ?11, snapshot = ?12
         WHERE cluster_id = ?1 AND node_name = ?2`,
     )
-    // A bucket's point is the running mean of the snapshots in it; a missing figure leaves it as is.
+    // A bucket's point is the running mean of the snapshots in it, kept as a rounded integer (the
+    // rounding of earlier steps weighs less with every sample); a missing figure leaves it as is.
+    const mean = (column: string) =>
+      `${column} = COALESCE(CAST(ROUND(${column} + (excluded.${column} - ${column}) * 1.0 / (samples + 1)) AS INTEGER),
+                            ${column}, excluded.${column})`
     this.upsertHistory = db.query<never, HistoryParams>(
       `INSERT INTO node_metrics_history (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx)
        VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
        ON CONFLICT (node_id, timestamp) DO UPDATE SET
          samples = samples + 1,
-         cpu    = COALESCE(cpu    + (excluded.cpu    - cpu)    / (samples + 1), cpu,    excluded.cpu),
-         mem    = COALESCE(mem    + (excluded.mem    - mem)    / (samples + 1), mem,    excluded.mem),
-         disk   = COALESCE(disk   + (excluded.disk   - disk)   / (samples + 1), disk,   excluded.disk),
-         temp   = COALESCE(temp   + (excluded.temp   - temp)   / (samples + 1), temp,   excluded.temp),
-         net_rx = COALESCE(net_rx + (excluded.net_rx - net_rx) / (samples + 1), net_rx, excluded.net_rx),
-         net_tx = COALESCE(net_tx + (excluded.net_tx - net_tx) / (samples + 1), net_tx, excluded.net_tx)`,
+         ${['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'].map(mean).join(',\n         ')}`,
     )
     // Per node through the primary key, so no index on timestamp alone is needed.
     this.deleteExpired = db.query<never, [number]>(
@@ -89,7 +89,7 @@ export class MetricsWriter {
 
   /** Deletes history older than the retention window; returns how many points went. */
   deleteExpiredHistory(now = Date.now()): number {
-    return this.deleteExpired.run(now - this.settings.retentionMs).changes
+    return this.deleteExpired.run(Math.floor((now - this.settings.retentionMs) / 1000)).changes
   }
 
   private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>) {
@@ -108,7 +108,8 @@ export class MetricsWriter {
     this.known.set(key, { id, ts: row.ts })
     const bucket = row.ts - (row.ts % this.settings.sampleIntervalMs)
     if (bucket + this.settings.sampleIntervalMs <= now - this.settings.retentionMs) return
-    this.upsertHistory.run(id, bucket, row.cpu, row.mem, row.diskPrimary, row.temp, row.netRx, row.netTx)
+    const point = encodePoint(row)
+    this.upsertHistory.run(id, bucket / 1000, point.cpu, point.mem, point.disk, point.temp, point.netRx, point.netTx)
   }
 }
 

@@ -6,7 +6,8 @@ import type { Database } from 'bun:sqlite'
  */
 export const MIGRATIONS: readonly string[] = [
   // 1: latest row per node with the figures the summary needs, and the bucketed trend series.
-  // History is keyed by the node's integer id, not its names, to keep a point small on disk.
+  // History is keyed by the node's integer id, not its names, and holds scaled integers
+  // (storage/history-encoding.ts), to keep a point small on disk.
   `CREATE TABLE node_metrics_latest (
      id             INTEGER PRIMARY KEY,
      cluster_id     TEXT    NOT NULL,
@@ -25,14 +26,14 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE node_metrics_history (
      node_id   INTEGER NOT NULL,
-     timestamp INTEGER NOT NULL,
-     samples   INTEGER NOT NULL,
-     cpu       REAL,
-     mem       REAL,
-     disk      REAL,
-     temp      REAL,
-     net_rx    REAL,
-     net_tx    REAL,
+     timestamp INTEGER NOT NULL, -- bucket start, epoch seconds
+     samples   INTEGER NOT NULL, -- snapshots averaged into the point
+     cpu       INTEGER,          -- % × 100
+     mem       INTEGER,          -- % × 100
+     disk      INTEGER,          -- % × 100
+     temp      INTEGER,          -- °C × 10
+     net_rx    INTEGER,          -- bytes/s
+     net_tx    INTEGER,          -- bytes/s
      PRIMARY KEY (node_id, timestamp)
    ) WITHOUT ROWID;`,
 ]
