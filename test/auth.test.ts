@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { ConfigError, loadConfig, missingTokens } from '../src/config/config'
 import { postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
-import { spawnMaster } from './support/process'
+import { spawnMaster } from '../src/harness/master-process'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 const snapshot = (clusterId: string | undefined) => clusterSnapshot(clusterId, [nodeSnapshot('n1', Date.now() - 1_000)])

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { postSnapshot, readDb } from './support/master'
-import { spawnMaster } from './support/process'
+import { spawnMaster } from '../src/harness/master-process'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 let dir: string

@@ -1,5 +1,7 @@
 import type { Subprocess } from 'bun'
 
+/** Runs a master as a child process, for the process tests and the benchmark. */
+
 export interface MasterProcess {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>
   api: string
@@ -12,7 +14,8 @@ const STARTED = /API and Swagger on http:\/\/[^:]+:(\d+)\/swagger, agents on htt
 
 /** `bun run start` as an operator runs it, in a child process that can be signalled or killed. */
 export async function spawnMaster(env: Record<string, string>): Promise<MasterProcess> {
-  const proc = Bun.spawn(['bun', 'run', 'src/main.ts'], {
+  // `bun src/main.ts`, not `bun run`: the child's pid is then the master's, for its memory figures.
+  const proc = Bun.spawn(['bun', 'src/main.ts'], {
     cwd: `${import.meta.dir}/../..`,
     env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
     stdout: 'pipe',

@@ -1,0 +1,61 @@
+import { openWriteConnection } from '../src/storage/connection'
+import { MetricsWriter } from '../src/storage/metrics-writer'
+import { roundRows, workload } from './workload'
+
+const BUCKET_S = 300
+const DAY_S = 86_400
+
+/**
+ * A database as it looks after `days` of a `nodes`-node cluster reporting: the latest rows
+ * through the real writer, the history points (one per 5-minute bucket) inserted directly,
+ * with figures that vary the way real ones do.
+ */
+export function prefill(dbPath: string, clusterPrefix: string, nodes: number, days: number): { clusterId: string; nodeNames: string[]; points: number } {
+  const db = openWriteConnection(dbPath)
+  const writer = new MetricsWriter(db, { sampleIntervalMs: BUCKET_S * 1000, retentionMs: (days + 1) * DAY_S * 1000 })
+  const load = workload(nodes, nodes, clusterPrefix)
+  writer.write(roundRows(load, Date.now() - 60_000))
+  const ids = db.query<{ id: number }, []>('SELECT id FROM node_metrics_latest ORDER BY id').all()
+  const insert = db.query(
+    'INSERT OR IGNORE INTO node_metrics_history (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx) VALUES (?1, ?2, 60, ?3, ?4, ?5, ?6, ?7, ?8)',
+  )
+  const now = Math.floor(Date.now() / 1000 / BUCKET_S) * BUCKET_S
+  const first = now - days * DAY_S
+  let points = 0
+  const fillNode = db.transaction((id: number) => {
+    for (let ts = first; ts <= now; ts += BUCKET_S) {
+      const day = Math.sin((2 * Math.PI * ts) / DAY_S + id)
+      const noise = Math.sin(ts / 977 + id * 13)
+      const cpu = 3000 + 2000 * day + 500 * noise
+      insert.run(id, ts, Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + ts / DAY_S), Math.round(400 + cpu / 30),
+        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day)))
+      points++
+    }
+  })
+  for (const { id } of ids) fillNode(id)
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+  db.close()
+  return { clusterId: load.clusters[0]!.clusterId, nodeNames: load.clusters[0]!.nodes.map((node) => node.name), points }
+}
+
+/** Bytes on disk per row of each table (and its indexes), from a VACUUMed copy. */
+export function storageFigures(dbPath: string, copyPath: string) {
+  const db = openWriteConnection(dbPath)
+  db.exec(`VACUUM INTO '${copyPath.replace(/'/g, "''")}'`)
+  db.close()
+  const copy = openWriteConnection(copyPath)
+  const bytes = (names: string[]) =>
+    (copy.query(`SELECT SUM(pgsize) AS size FROM dbstat WHERE name IN (${names.map(() => '?').join(',')})`).get(...names) as { size: number }).size
+  const count = (table: string) => (copy.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
+  const historyRows = count('node_metrics_history')
+  const latestRows = count('node_metrics_latest')
+  const figures = {
+    historyRows,
+    latestRows,
+    bytesPerHistoryPoint: bytes(['node_metrics_history']) / historyRows,
+    bytesPerLatestRow: bytes(['node_metrics_latest', 'sqlite_autoindex_node_metrics_latest_1']) / latestRows,
+    fileBytes: Bun.file(copyPath).size,
+  }
+  copy.close()
+  return figures
+}

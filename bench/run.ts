@@ -1,0 +1,156 @@
+/**
+ * `bun run bench [--quick] [--out FILE]`: ingest throughput against the bare SQLite limit,
+ * query latency alone and under load, storage per row, and the master's peak memory — all
+ * measured in this one run, on this machine.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { spawnMaster, type MasterProcess } from '../src/harness/master-process'
+import { percentile } from '../src/simulator/stats'
+import { bareUpserts } from './bare'
+import { closedLoop, paced } from './http-load'
+import { prefill, storageFigures } from './prefill'
+import { round, roundRows, workload } from './workload'
+
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string', default: 'bench/results/latest.json' } },
+})
+const quick = args.quick
+const plan = quick
+  ? { totals: [1_000], perSnapshot: [10, 100], timedNodes: 5_000, queryNodes: 100, queryDays: 2, samples: 40 }
+  : { totals: [1_000, 10_000, 100_000], perSnapshot: [10, 100], timedNodes: 100_000, queryNodes: 1_000, queryDays: 30, samples: 400 }
+
+const work = mkdtempSync(join(tmpdir(), 'nmm-bench-'))
+const log = (line: string) => console.log(`[bench] ${line}`)
+
+function peakRssBytes(master: MasterProcess): number {
+  const status = readFileSync(`/proc/${master.proc.pid}/status`, 'utf8')
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024
+}
+
+async function stop(master: MasterProcess) {
+  master.proc.kill('SIGTERM')
+  await master.proc.exited
+}
+
+// 1. Ingest throughput against the bare limit.
+const ingest: Record<string, unknown>[] = []
+for (const total of plan.totals) {
+  for (const perSnapshot of plan.perSnapshot) {
+    const dir = join(work, `ingest-${total}-${perSnapshot}`)
+    mkdirSync(dir)
+    const load = workload(total, perSnapshot)
+    const rounds = Math.max(1, Math.ceil(plan.timedNodes / load.nodeCount))
+    const base = Date.now() - 30 * 60_000
+    log(`ingest ${total} nodes, ${perSnapshot} per snapshot: preparing ${rounds + 1} rounds`)
+    const warm = round(load, base)
+    const timed = Array.from({ length: rounds }, (_, r) => round(load, base + (r + 1) * 1000)).flat()
+    const concurrency = Math.min(load.clusters.length, 32)
+
+    const master = await spawnMaster({ DB_PATH: join(dir, 'master.db') })
+    const warmResult = await closedLoop(master.ingest, warm, concurrency)
+    const result = await closedLoop(master.ingest, timed, concurrency)
+    const rss = peakRssBytes(master)
+    await stop(master)
+    if (warmResult.errors + result.errors > 0) log(`  errors: ${warmResult.errors + result.errors} (last: ${result.lastError ?? warmResult.lastError})`)
+
+    const warmRows = roundRows(load, base)
+    const timedRows = Array.from({ length: rounds }, (_, r) => roundRows(load, base + (r + 1) * 1000)).flat()
+    const bare = bareUpserts(join(dir, 'bare.db'), warmRows, timedRows)
+    const perSecond = result.acknowledgedNodes / result.seconds
+    ingest.push({
+      nodes: total, nodesPerSnapshot: perSnapshot, concurrency, nodeSnapshots: result.acknowledgedNodes, errors: result.errors,
+      ackPerSecond: Math.round(perSecond), bareRowsPerSecond: Math.round(bare.rowsPerSecond),
+      ratio: Number((perSecond / bare.rowsPerSecond).toFixed(2)), peakRssBytes: rss,
+    })
+    log(`  ${Math.round(perSecond)} node-snapshots/s acknowledged; bare ${Math.round(bare.rowsPerSecond)} rows/s; ratio ${(perSecond / bare.rowsPerSecond).toFixed(2)}; peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB`)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// 2 and 3. Query latency on a pre-filled database, alone and under ingest; storage per row.
+const queryDir = join(work, 'query')
+mkdirSync(queryDir)
+const dbPath = join(queryDir, 'master.db')
+log(`query: pre-filling ${plan.queryDays} days × ${plan.queryNodes} nodes of history`)
+const filled = prefill(dbPath, 'q-', plan.queryNodes, plan.queryDays)
+const storage = storageFigures(dbPath, join(queryDir, 'vacuumed.db'))
+log(`  ${filled.points} points; ${storage.bytesPerHistoryPoint.toFixed(1)} B/history point, ${storage.bytesPerLatestRow.toFixed(0)} B/latest row`)
+
+const master = await spawnMaster({ DB_PATH: dbPath })
+const pick = (index: number) => filled.nodeNames[(index * 7919) % filled.nodeNames.length]!
+const base = `${master.api}/api/v2/clusters/${filled.clusterId}/node-metrics`
+const queries: Record<string, (index: number) => string> = {
+  nodeList: () => base,
+  nodeDetail: (index) => `${base}/${pick(index)}`,
+  history24h: (index) => `${base}/${pick(index)}/history?hours=24`,
+  history30d: (index) => `${base}/${pick(index)}/history?hours=720`,
+}
+const targetsMs: Record<string, number> = { nodeList: 50, nodeDetail: 5, history24h: 5, history30d: 25 }
+
+async function latencies(samples: number) {
+  const figures: Record<string, { p50: number; p99: number }> = {}
+  for (const [name, url] of Object.entries(queries)) {
+    for (let i = 0; i < 5; i++) await (await fetch(url(i))).arrayBuffer()
+    const times: number[] = []
+    for (let i = 0; i < samples; i++) {
+      const started = performance.now()
+      const response = await fetch(url(i))
+      await response.arrayBuffer()
+      if (response.status !== 200) throw new Error(`${url(i)} answered ${response.status}`)
+      times.push(performance.now() - started)
+    }
+    times.sort((a, b) => a - b)
+    figures[name] = { p50: Number(percentile(times, 50)!.toFixed(2)), p99: Number(percentile(times, 99)!.toFixed(2)) }
+  }
+  return figures
+}
+
+const alone = await latencies(plan.samples)
+log(`  alone: ${JSON.stringify(alone)}`)
+const maxRate = Math.max(...ingest.map((row) => row.ackPerSecond as number))
+const background = workload(quick ? 1_000 : 10_000, 100, 'load-')
+const backgroundBase = Date.now() - 20 * 60_000
+const prepared = Array.from({ length: quick ? 20 : 40 }, (_, r) => round(background, backgroundBase + r * 1000))
+const backgroundLoad = paced(master.ingest, (index) => prepared[index % prepared.length]!, maxRate / 2)
+const loaded = await latencies(plan.samples)
+const achieved = await backgroundLoad.stop()
+const queryRss = peakRssBytes(master)
+await stop(master)
+log(`  under ingest at ${Math.round(achieved.acknowledgedNodes / achieved.seconds)} node-snapshots/s: ${JSON.stringify(loaded)}`)
+
+// 4. Report.
+const cpuModel = cpus()[0]?.model ?? 'unknown'
+const results = {
+  date: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  machine: { cpu: cpuModel, cores: cpus().length, memoryBytes: totalmem(), bun: Bun.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() },
+  ingest,
+  query: {
+    nodes: plan.queryNodes, days: plan.queryDays, alone, underIngest: loaded, targetsMs,
+    backgroundNodeSnapshotsPerSecond: Math.round(achieved.acknowledgedNodes / achieved.seconds),
+    backgroundErrors: achieved.errors, peakRssBytes: queryRss,
+  },
+  storage,
+  memory: Object.fromEntries(plan.totals.map((total) => [total, Math.max(...ingest.filter((row) => row.nodes === total).map((row) => row.peakRssBytes as number))])),
+}
+mkdirSync(dirname(args.out), { recursive: true })
+writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`)
+rmSync(work, { recursive: true, force: true })
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`
+console.log(`\nmachine: ${cpuModel}, ${cpus().length} cores, ${mib(totalmem())}, bun ${Bun.version}${quick ? '  (QUICK: small sizes, not the figures to quote)' : ''}\n`)
+console.log('ingest (HTTP, gzip, commit before answer)     ack node-snapshots/s   bare rows/s   ratio   peak RSS')
+for (const row of ingest) {
+  console.log(`  ${String(row.nodes).padStart(6)} nodes, ${String(row.nodesPerSnapshot).padStart(3)} per snapshot, ${String(row.concurrency).padStart(2)} agents at once ` +
+    `${String(row.ackPerSecond).padStart(10)} ${String(row.bareRowsPerSecond).padStart(13)} ${String(row.ratio).padStart(7)}   ${mib(row.peakRssBytes as number)}`)
+}
+console.log(`\nquery latency, ${plan.queryNodes}-node cluster, ${plan.queryDays} d history     alone p50/p99 ms      under ingest p50/p99 ms   target p99`)
+for (const name of Object.keys(queries)) {
+  console.log(`  ${name.padEnd(40)} ${`${alone[name]!.p50} / ${alone[name]!.p99}`.padStart(18)} ${`${loaded[name]!.p50} / ${loaded[name]!.p99}`.padStart(24)}   ≤ ${targetsMs[name]} ms`)
+}
+console.log(`\nstorage (VACUUMed): ${storage.bytesPerHistoryPoint.toFixed(1)} B per history point (target ≤ 40), ${storage.bytesPerLatestRow.toFixed(0)} B per latest row, file ${mib(storage.fileBytes)}`)
+console.log(`memory (peak RSS of the master): ${Object.entries(results.memory).map(([nodes, bytes]) => `${nodes} nodes ${mib(bytes)}`).join(', ')}`)
+console.log(`\nwritten to ${args.out}`)

@@ -1,0 +1,31 @@
+import { expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+// A fast smoke of `bun run bench --quick`: every section runs and reports figures. The figures
+// themselves are judged in the README from a full run, never here.
+test('bun run bench --quick runs every section and writes its figures', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-bench-smoke-'))
+  try {
+    const out = join(dir, 'quick.json')
+    const run = Bun.spawnSync(['bun', 'run', 'bench', '--quick', '--out', out], { cwd: join(import.meta.dir, '..') })
+    expect(run.exitCode).toBe(0)
+    const results = JSON.parse(readFileSync(out, 'utf8'))
+    expect(results.mode).toBe('quick')
+    expect(results.ingest).toHaveLength(2)
+    for (const row of results.ingest) {
+      expect(row.ackPerSecond).toBeGreaterThan(0)
+      expect(row.bareRowsPerSecond).toBeGreaterThan(0)
+      expect(row.errors).toBe(0)
+    }
+    for (const section of [results.query.alone, results.query.underIngest]) {
+      expect(Object.keys(section).sort()).toEqual(['history24h', 'history30d', 'nodeDetail', 'nodeList'])
+    }
+    expect(results.storage.bytesPerHistoryPoint).toBeGreaterThan(0)
+    expect(results.memory['1000']).toBeGreaterThan(0)
+    expect(run.stdout.toString()).toContain('ratio')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}, 120_000)
