@@ -14,7 +14,7 @@ const BUCKET_MS = 300_000
 export function bareUpserts(dbPath: string, warmRows: NodeRow[], timedRows: NodeRow[]): { rowsPerSecond: number; seconds: number } {
   const db = openWriteConnection(dbPath)
   migrate(db)
-  const latest = db.query<{ id: number }, (string | number | null)[]>(
+  const latest = db.query<{ id: number }, (string | number | null | Uint8Array)[]>(
     `INSERT INTO node_metrics_latest
        (cluster_id, node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount, snapshot)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)

@@ -27,7 +27,7 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
       const day = Math.sin((2 * Math.PI * ts) / DAY_S + id)
       const noise = Math.sin(ts / 977 + id * 13)
       const cpu = 3000 + 2000 * day + 500 * noise
-      insert.run(id, ts, Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + ts / DAY_S), Math.round(400 + cpu / 30),
+      insert.run(id, ts, Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + (ts - first) / DAY_S), Math.round(400 + cpu / 30),
         Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day)))
       points++
     }

@@ -49,5 +49,5 @@ export function round(load: Workload, ts: number): Request[] {
 
 /** The same round as rows for the writer, for the bare SQLite baseline. */
 export function roundRows(load: Workload, ts: number): NodeRow[] {
-  return load.clusters.flatMap(({ nodes }) => nodes.map((node) => ({ ...node.row, ts, json: `${node.head}${ts}${node.tail}` })))
+  return load.clusters.flatMap(({ nodes }) => nodes.map((node) => ({ ...node.row, ts, json: Buffer.from(`${node.head}${ts}${node.tail}`) })))
 }

@@ -26,7 +26,7 @@ afterEach(() => {
 
 const row = (node: string, ts: number, cpu: number): NodeRow => {
   const snapshot = nodeSnapshot(node, ts, { cpu })
-  return { cluster: 'c', node, ts, json: JSON.stringify(snapshot), ...deriveFigures(snapshot) }
+  return { cluster: 'c', node, ts, json: Buffer.from(JSON.stringify(snapshot)), ...deriveFigures(snapshot) }
 }
 
 test('migrations set the schema version and are idempotent', () => {

@@ -3,13 +3,19 @@ import { deriveFigures } from '../src/metrics/derive'
 import { decodeRows, encodeRows, type NodeRow } from '../src/storage/node-rows'
 import { nodeSnapshot } from './support/snapshots'
 
-test('node rows survive the trip between threads unchanged, newlines in values included', () => {
-  const node = { ...nodeSnapshot('n1', 1_795_000_000_000), os: 'line one\nline two' }
+const utf8 = (text: string) => new TextEncoder().encode(text)
+
+test('node rows survive the trip between threads unchanged, multi-byte characters included', () => {
+  const node = { ...nodeSnapshot("n1", 1_795_000_000_000), os: "line one\nline two" }
   const rows: NodeRow[] = [
-    { cluster: 'c', node: 'n1', ts: 1_795_000_000_000, json: JSON.stringify(node), ...deriveFigures(node) },
-    { cluster: 'c', node: 'n2', ts: 1, json: '{"node_name":"n2"}', ...deriveFigures({ node_name: 'n2', timestamp: 1 }) },
+    { cluster: 'c', node: 'n1', ts: 1_795_000_000_000, json: utf8(JSON.stringify(node)), ...deriveFigures(node) },
+    { cluster: 'c', node: 'nœud-2', ts: 1, json: utf8('{"node_name":"nœud-2"}'), ...deriveFigures({ node_name: 'n2', timestamp: 1 }) },
   ]
-  expect(decodeRows(encodeRows(rows))).toEqual(rows)
+  const encoded = encodeRows(rows)
+  // A buffer of its own, so transferring it detaches nothing else.
+  expect(encoded.bytes.byteOffset).toBe(0)
+  expect(encoded.bytes.buffer.byteLength).toBe(encoded.bytes.byteLength)
+  expect(decodeRows(encoded)).toEqual(rows)
   expect(decodeRows(encodeRows([]))).toEqual([])
 })
 

@@ -26,12 +26,12 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ status: 'ok' })
     // Read the file directly, right after the 200: the commit must already be there.
-    const rows = readDb<{ node_name: string; snapshot: string }>(
+    const rows = readDb<{ node_name: string; snapshot: Uint8Array }>(
       master.dbPath,
       "SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = 'prod' ORDER BY node_name",
     )
     expect(rows.map((row) => row.node_name)).toEqual(['master-1', 'worker-1', 'worker-2'])
-    expect(JSON.parse(rows[1]!.snapshot)).toEqual(nodes[0]!)
+    expect(JSON.parse(new TextDecoder().decode(rows[1]!.snapshot))).toEqual(nodes[0]!)
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_history')).toHaveLength(3)
   })
 
@@ -97,7 +97,9 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     const heartbeat = await fetch(`${master.ingest}/agent/heartbeat`, { method: 'POST', headers: { 'x-cluster-id': 'prod' } })
     expect(heartbeat.status).toBe(200)
     const state = master.hub.cluster('prod')!
-    expect(JSON.parse(state.snapshot!.envelope).pods).toEqual([{ name: 'web-1', namespace: 'default' }])
+    // Held as it crossed the network (gzipped), and given back as the agent sent it.
+    expect(state.snapshot!.gzipped).toBe(true)
+    expect(JSON.parse(master.hub.envelopeText('prod')!).pods).toEqual([{ name: 'web-1', namespace: 'default' }])
     expect(state.lastHeartbeat).toBeGreaterThanOrEqual(now)
     const health = await getJson(`${master.api}/healthz`)
     expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', clusters: 1 } })

@@ -4,6 +4,7 @@
  */
 import { ingestApp } from '../src/ingest/app'
 import type { HubToIngest, IngestToHub } from '../src/messages/ingest'
+import { transferablesOf } from '../src/storage/node-rows'
 
 declare const self: Worker
 
@@ -13,7 +14,8 @@ const waiting = new Map<number, (answer: Answer) => void>()
 let nextRequest = 1
 let app: ReturnType<typeof ingestApp> | undefined
 
-const send = (message: IngestToHub) => self.postMessage(message)
+const send = (message: IngestToHub) =>
+  self.postMessage(message, message.type === 'snapshot' ? [message.envelope.buffer as ArrayBuffer, ...transferablesOf(message.rows)] : [])
 
 function start(message: Extract<HubToIngest, { type: 'start' }>): void {
   app = ingestApp(message, {

@@ -1,15 +1,19 @@
+import { gunzipSync } from 'node:zlib'
+import { acceptSnapshot } from '../ingest/snapshot'
 import type { HubToIngest, IngestToHub } from '../messages/ingest'
 import type { HubToWriter, WriterToHub } from '../messages/writer'
 
 /** What the DataHub knows of one cluster: its newest envelope as it came, and its agent. */
 export interface ClusterState {
   snapshot?: {
-    /** the envelope as the agent sent it */
-    envelope: string
+    /**
+     * The envelope as the agent sent it, gzipped if it came so: a fleet's newest state is held
+     * at the size it crossed the network, not ten times that.
+     */
+    envelope: Uint8Array
+    gzipped: boolean
     /** when it arrived (epoch ms) */
     receivedAt: number
-    /** its node rows (storage/node-rows), re-sent if the writer restarts */
-    rows: string
     nodes: number
   }
   /** the agent's last heartbeat (epoch ms) */
@@ -63,6 +67,13 @@ export class DataHub {
     return this.clusters.get(clusterId)
   }
 
+  /** The newest envelope of a cluster as JSON text, as the agent sent it. */
+  envelopeText(clusterId: string): string | undefined {
+    const snapshot = this.clusters.get(clusterId)?.snapshot
+    if (!snapshot) return undefined
+    return new TextDecoder().decode(snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope)
+  }
+
   onIngest(message: IngestToHub): void {
     switch (message.type) {
       case 'snapshot':
@@ -92,15 +103,21 @@ export class DataHub {
     for (const batch of [...this.waiting.keys()]) this.settle(batch, false, 'the storage writer failed; retry')
   }
 
-  /** A new writer is up: hand it the newest node metrics held here, which it may not have committed. */
+  /**
+   * A new writer is up: hand it the newest node metrics held here, which it may not have
+   * committed. They are derived again from the envelopes (already validated once), which costs
+   * main-thread time only on this rare event and no memory the rest of the time.
+   */
   onWriterRestarted(): void {
-    for (const { snapshot } of this.clusters.values()) {
-      if (snapshot && snapshot.nodes > 0) this.ports.toWriter({ type: 'write', batch: this.nextBatch++, rows: snapshot.rows })
+    for (const [clusterId, { snapshot }] of this.clusters) {
+      if (!snapshot || snapshot.nodes === 0) continue
+      const { rows } = acceptSnapshot(this.envelopeText(clusterId)!, clusterId, { maxClockSkewMs: Infinity })
+      this.ports.toWriter({ type: 'write', batch: this.nextBatch++, rows })
     }
   }
 
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
-    const { request, envelope, receivedAt, rows, nodes } = message
+    const { request, envelope, gzipped, receivedAt, rows, nodes } = message
     // A snapshot bigger than the whole queue is still taken when the queue is empty.
     if (this.queuedRows > 0 && this.queuedRows + nodes > this.settings.writeQueueLimit) {
       return this.answer(request, false, 'the master is behind on writes; retry later', 2)
@@ -111,7 +128,7 @@ export class DataHub {
     }
     this.waiting.set(batch, { request, rows: nodes })
     this.queuedRows += nodes
-    this.state(message.clusterId).snapshot = { envelope, receivedAt, rows, nodes }
+    this.state(message.clusterId).snapshot = { envelope, gzipped, receivedAt, nodes }
   }
 
   private settle(batch: number, ok: boolean, message?: string): void {

@@ -5,6 +5,7 @@ import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError 
 import { summarize } from '../metrics/summary'
 import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
 import type { MetricsReader } from '../storage/metrics-reader'
+import { concatBytes } from '../storage/node-rows'
 
 export interface GatewayDeps {
   reader: MetricsReader
@@ -14,6 +15,7 @@ export interface GatewayDeps {
 }
 
 const HOUR_MS = 3_600_000
+const utf8 = new TextEncoder()
 
 const ClusterParams = t.Object({ clusterId: Name })
 const NodeParams = t.Object({ clusterId: Name, nodeName: Name })
@@ -58,8 +60,10 @@ export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) => {
         const rows = reader.listLatest(params.clusterId)
-        const nodes = rows.map((row) => `${JSON.stringify(row.node_name)}:${row.snapshot}`).join(',')
-        return jsonTextResponse(`{"summary":${JSON.stringify(summarize(rows))},"nodes":{${nodes}}}`)
+        const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summarize(rows))},"nodes":{`)]
+        rows.forEach((row, index) => parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot))
+        parts.push(utf8.encode('}}'))
+        return jsonTextResponse(concatBytes(parts))
       },
       {
         params: ClusterParams,

@@ -16,9 +16,9 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
   return jsonTextResponse(JSON.stringify(body), status, headers)
 }
 
-/** For bodies assembled from stored JSON text, which must not be parsed and re-serialised. */
-export function jsonTextResponse(text: string, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(text, { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } })
+/** For bodies assembled from stored JSON, which must not be parsed and re-serialised. */
+export function jsonTextResponse(body: string | Uint8Array, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } })
 }
 
 export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}) {

@@ -13,7 +13,7 @@ export interface IngestSettings {
 /** What the ingest routes need from the DataHub: hand over a snapshot and learn whether it was committed. */
 export interface HubLink {
   submit(
-    snapshot: AcceptedSnapshot & { envelope: string; receivedAt: number },
+    snapshot: AcceptedSnapshot & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
   ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number }>
   heartbeat(clusterId: string, at: number): void
 }
@@ -37,11 +37,11 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
       '/agent/snapshot',
       async ({ request }) => {
         const authorize = admit(request)
-        const envelope = await readJsonBody(request, settings.maxBodyBytes)
+        const body = await readJsonBody(request, settings.maxBodyBytes)
         const receivedAt = Date.now()
-        const accepted = acceptSnapshot(envelope, request.headers.get('x-cluster-id'), settings, receivedAt)
+        const accepted = acceptSnapshot(body.text, request.headers.get('x-cluster-id'), settings, receivedAt)
         authorize(accepted.clusterId)
-        const answer = await hub.submit({ ...accepted, envelope, receivedAt })
+        const answer = await hub.submit({ ...accepted, envelope: body.raw, gzipped: body.gzipped, receivedAt })
         if (!answer.ok) {
           throw new HttpError(503, 'unavailable', answer.message ?? 'the snapshot could not be stored; retry', {
             'retry-after': String(answer.retryAfterSeconds ?? 1),
@@ -55,7 +55,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
       '/agent/heartbeat',
       async ({ request }) => {
         const authorize = admit(request)
-        const text = await readJsonBody(request, HEARTBEAT_MAX_BYTES)
+        const { text } = await readJsonBody(request, HEARTBEAT_MAX_BYTES)
         const body = text.trim() === '' ? {} : parseHeartbeat(text)
         const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)
         authorize(clusterId)

@@ -1,13 +1,22 @@
 import { gunzipSync } from 'node:zlib'
 import { HttpError } from '../http/errors'
+import { concatBytes } from '../storage/node-rows'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
+export interface AgentBody {
+  /** the decompressed JSON text */
+  text: string
+  /** the bytes as they came (gzip or not), in a buffer of their own */
+  raw: Uint8Array
+  gzipped: boolean
+}
+
 /**
- * Reads an agent's request body as text, never holding more than `maxBytes` of it: the
- * compressed bytes are counted as they arrive and the gzip output is cut off at the same bound.
+ * Reads an agent's request body, never holding more than `maxBytes` of it: the compressed
+ * bytes are counted as they arrive and the gzip output is cut off at the same bound.
  */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<string> {
+export async function readJsonBody(request: Request, maxBytes: number): Promise<AgentBody> {
   const contentType = request.headers.get('content-type')
   if (contentType !== null && !/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type must be application/json, got "${contentType}"`)
@@ -17,9 +26,10 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     throw new HttpError(415, 'unsupported_media_type', `Content-Encoding must be gzip or absent, got "${encoding}"`)
   }
   const raw = await readBounded(request, maxBytes)
-  const bytes = encoding === 'gzip' ? gunzipBounded(raw, maxBytes) : raw
+  const gzipped = encoding === 'gzip'
+  const bytes = gzipped ? gunzipBounded(raw, maxBytes) : raw
   try {
-    return utf8.decode(bytes)
+    return { text: utf8.decode(bytes), raw, gzipped }
   } catch {
     throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8')
   }
@@ -45,7 +55,7 @@ async function readBounded(request: Request, maxBytes: number): Promise<Uint8Arr
     }
     chunks.push(value)
   }
-  return Buffer.concat(chunks)
+  return concatBytes(chunks)
 }
 
 function gunzipBounded(bytes: Uint8Array, maxBytes: number): Uint8Array {

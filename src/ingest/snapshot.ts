@@ -2,18 +2,19 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { HttpError } from '../http/errors'
 import { deriveFigures, timestampMs } from '../metrics/derive'
 import { ClusterSnapshot, Name } from '../model'
-import { encodeRows, type NodeRow } from '../storage/node-rows'
+import { encodeRows, type EncodedRows, type NodeRow } from '../storage/node-rows'
 
 const checkSnapshot = TypeCompiler.Compile(ClusterSnapshot)
 const checkName = TypeCompiler.Compile(Name)
+const utf8 = new TextEncoder()
 
 /** Timestamps before this are a broken clock, not history. */
 const EARLIEST_MS = Date.UTC(2000, 0, 1)
 
 export interface AcceptedSnapshot {
   clusterId: string
-  /** the rows for the writer, encoded by storage/node-rows */
-  rows: string
+  /** the rows for the writer */
+  rows: EncodedRows
   nodes: number
 }
 
@@ -51,7 +52,7 @@ export function acceptSnapshot(
     if (ts > now + limits.maxClockSkewMs) {
       throw new HttpError(400, 'invalid_body', `${path}/timestamp: ${ts - now} ms in the future (agent clock skew)`)
     }
-    rows.push({ cluster: clusterId, node: key, ts, json: JSON.stringify(node), ...deriveFigures(node) })
+    rows.push({ cluster: clusterId, node: key, ts, json: utf8.encode(JSON.stringify(node)), ...deriveFigures(node) })
   }
   return { clusterId, rows: encodeRows(rows), nodes: rows.length }
 }

@@ -1,6 +1,8 @@
+import type { EncodedRows } from '../storage/node-rows'
+
 /**
  * The channel between the ingest thread and the DataHub actor on the main thread.
- * Bulky data travels as strings: posting a string costs well under a microsecond.
+ * Bulky data travels as strings or transferred buffers, never as object graphs to clone.
  */
 
 /** ingest thread → main thread */
@@ -13,10 +15,11 @@ export type IngestToHub =
       request: number
       clusterId: string
       receivedAt: number
-      /** the envelope as the agent sent it (decompressed JSON) */
-      envelope: string
-      /** the node rows, encoded by storage/node-rows */
-      rows: string
+      /** the body as the agent sent it, still gzipped if it came so (transferred) */
+      envelope: Uint8Array
+      gzipped: boolean
+      /** the node rows (transferred) */
+      rows: EncodedRows
       nodes: number
     }
   | { type: 'heartbeat'; clusterId: string; at: number }

@@ -1,3 +1,5 @@
+import type { EncodedRows } from '../storage/node-rows'
+
 /** The channel between the DataHub actor on the main thread and the writer Worker. */
 
 export interface WriterSettings {
@@ -18,8 +20,8 @@ export type WriterFault =
 /** main thread → writer */
 export type HubToWriter =
   | { type: 'open'; settings: WriterSettings }
-  /** node rows encoded by storage/node-rows; answered by `committed` or `failed` with the same batch */
-  | { type: 'write'; batch: number; rows: string }
+  /** node rows (transferred); answered by `committed` or `failed` with the same batch */
+  | { type: 'write'; batch: number; rows: EncodedRows }
   /** run the retention cleanup now (tests and operators; the timer does it on its own too) */
   | { type: 'cleanup' }
   /** commit what is queued, checkpoint the WAL, close the database, then say `closed` */

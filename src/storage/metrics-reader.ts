@@ -2,10 +2,10 @@ import type { Database } from 'bun:sqlite'
 import type { HistoryPoint } from '../model'
 import { DECODED_POINT_COLUMNS } from './history-encoding'
 
-/** A latest row with the figures the summary is computed from; `snapshot` is the stored JSON text. */
+/** A latest row with the figures the summary is computed from; `snapshot` is the stored JSON (UTF-8). */
 export interface LatestRow {
   node_name: string
-  snapshot: string
+  snapshot: Uint8Array
   cpu: number | null
   mem: number | null
   temp: number | null
@@ -27,7 +27,7 @@ export class MetricsReader {
       `SELECT node_name, snapshot, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
          FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
     )
-    this.latestStatement = db.query<{ id: number; snapshot: string }, [string, string]>(
+    this.latestStatement = db.query<{ id: number; snapshot: Uint8Array }, [string, string]>(
       'SELECT id, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
     this.historyStatement = db.query<HistoryPoint, [number, number]>(
@@ -43,7 +43,7 @@ export class MetricsReader {
   }
 
   /** The node's stored snapshot JSON, or undefined when the node is unknown. */
-  latest(clusterId: string, nodeName: string): { id: number; snapshot: string } | undefined {
+  latest(clusterId: string, nodeName: string): { id: number; snapshot: Uint8Array } | undefined {
     return this.latestStatement.get(clusterId, nodeName) ?? undefined
   }
 

@@ -114,7 +114,7 @@ export class MetricsWriter {
 }
 
 type Nullable = number | null
-type LatestParams = [string, string, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, string | null, string]
+type LatestParams = [string, string, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, string | null, Uint8Array]
 type HistoryParams = [number, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable]
 
 const latestParams = (row: NodeRow): LatestParams => [

@@ -21,7 +21,7 @@ export const MIGRATIONS: readonly string[] = [
      mem_used       REAL,
      disk_max       REAL,
      disk_max_mount TEXT,
-     snapshot       TEXT    NOT NULL,
+     snapshot       BLOB    NOT NULL, -- the node's JSON, UTF-8, served as it is
      UNIQUE (cluster_id, node_name)
    );
    CREATE TABLE node_metrics_history (

@@ -1,4 +1,5 @@
 import type { HubToWriter, WriterSettings, WriterToHub } from '../messages/writer'
+import { transferablesOf } from '../storage/node-rows'
 
 const WORKER_URL = new URL('../../workers/writer.ts', import.meta.url)
 const RESTART_DELAY_MS = 100
@@ -46,7 +47,7 @@ export class WriterThread {
   /** Posts to a live writer; returns false (and posts nothing) when it is down. */
   post(message: HubToWriter, evenIfDown = false): boolean {
     if (!this.worker || (!this.up && !evenIfDown)) return false
-    this.worker.postMessage(message)
+    this.worker.postMessage(message, message.type === 'write' ? transferablesOf(message.rows) : [])
     return true
   }
 
