@@ -1,12 +1,10 @@
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
 import { gatewayApp } from './gateway/app'
-import type { HubToIngest, IngestToHub } from './messages/ingest'
 import { openReadConnection } from './storage/connection'
 import { MetricsReader } from './storage/metrics-reader'
+import { IngestThread } from './threads/ingest-thread'
 import { WriterThread } from './threads/writer-thread'
-
-const INGEST_WORKER_URL = new URL('../workers/ingest.ts', import.meta.url)
 
 export interface Master {
   gatewayPort: number
@@ -23,7 +21,7 @@ export interface Master {
  */
 export async function startMaster(config: Config): Promise<Master> {
   let hub: DataHub | undefined
-  let ingest: Worker | undefined
+  let ingest: IngestThread | undefined
   let firstReady!: { resolve: () => void; reject: (error: Error) => void }
   const writerReady = new Promise<void>((resolve, reject) => (firstReady = { resolve, reject }))
   let started = false
@@ -62,7 +60,7 @@ export async function startMaster(config: Config): Promise<Master> {
   const reader = new MetricsReader(openReadConnection(config.dbPath))
   hub = new DataHub(
     {
-      toIngest: (message) => ingest?.postMessage(message),
+      toIngest: (message) => ingest?.send(message),
       toWriter: (message) => writer.post(message),
     },
     { writeQueueLimit: config.writeQueueLimit },
@@ -75,8 +73,17 @@ export async function startMaster(config: Config): Promise<Master> {
 
   try {
     gateway.listen({ hostname: config.host, port: config.port })
-    ingest = new Worker(INGEST_WORKER_URL.href)
-    const ingestPort = await startIngest(ingest, hub, config)
+    ingest = new IngestThread()
+    const ingestPort = await ingest.start(
+      {
+        host: config.host,
+        port: config.ingestPort,
+        maxBodyBytes: config.maxBodyBytes,
+        maxClockSkewMs: config.maxClockSkewMs,
+        agentTokens: [...config.agentTokens],
+      },
+      (message) => hub!.onIngest(message),
+    )
     started = true
     return {
       gatewayPort: gateway.server!.port!,
@@ -84,7 +91,7 @@ export async function startMaster(config: Config): Promise<Master> {
       hub,
       writer,
       stop: async () => {
-        await stopIngest(ingest!)
+        await ingest!.stop()
         await gateway.stop()
         await writer.close()
         reader.close()
@@ -97,35 +104,4 @@ export async function startMaster(config: Config): Promise<Master> {
     reader.close()
     throw error
   }
-}
-
-function startIngest(ingest: Worker, hub: DataHub, config: Config): Promise<number> {
-  return new Promise((resolve, reject) => {
-    ingest.addEventListener('message', (event: MessageEvent<IngestToHub>) => {
-      const message = event.data
-      if (message.type === 'listening') resolve(message.port)
-      else if (message.type === 'failed') reject(new Error(message.message))
-      else hub.onIngest(message)
-    })
-    ingest.addEventListener('error', (event) => reject(new Error(`ingest thread failed: ${(event as ErrorEvent).message}`)))
-    ingest.postMessage({
-      type: 'start',
-      host: config.host,
-      port: config.ingestPort,
-      maxBodyBytes: config.maxBodyBytes,
-      maxClockSkewMs: config.maxClockSkewMs,
-      agentTokens: [...config.agentTokens],
-    } satisfies HubToIngest)
-  })
-}
-
-function stopIngest(ingest: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    ingest.addEventListener('message', (event: MessageEvent<IngestToHub>) => {
-      if (event.data.type !== 'stopped') return
-      ingest.terminate()
-      resolve()
-    })
-    ingest.postMessage({ type: 'stop' } satisfies HubToIngest)
-  })
 }

@@ -3,6 +3,7 @@
  * the main thread, and answers each agent only once the DataHub says its data is committed.
  */
 import { ingestApp } from '../src/ingest/app'
+import { Mailbox } from '../src/messages/mailbox'
 import type { HubToIngest, IngestToHub } from '../src/messages/ingest'
 import { transferablesOf } from '../src/storage/node-rows'
 
@@ -14,8 +15,11 @@ const waiting = new Map<number, (answer: Answer) => void>()
 let nextRequest = 1
 let app: ReturnType<typeof ingestApp> | undefined
 
-const send = (message: IngestToHub) =>
-  self.postMessage(message, message.type === 'snapshot' ? [message.envelope.buffer as ArrayBuffer, ...transferablesOf(message.rows)] : [])
+const outbox = new Mailbox<IngestToHub>(
+  (batch, transfer) => self.postMessage(batch, transfer),
+  (message) => (message.type === 'snapshot' ? [message.envelope.buffer as ArrayBuffer, ...transferablesOf(message.rows)] : []),
+)
+const send = (message: IngestToHub) => outbox.send(message)
 
 function start(message: Extract<HubToIngest, { type: 'start' }>): void {
   app = ingestApp(message, {
@@ -42,8 +46,11 @@ async function stop(): Promise<void> {
   send({ type: 'stopped' })
 }
 
-self.onmessage = (event: MessageEvent<HubToIngest>) => {
-  const message = event.data
+self.onmessage = (event: MessageEvent<HubToIngest[]>) => {
+  for (const message of event.data) handle(message)
+}
+
+function handle(message: HubToIngest): void {
   switch (message.type) {
     case 'start':
       return start(message)

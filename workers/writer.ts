@@ -4,6 +4,7 @@
  * confirmed only after its transaction committed.
  */
 import type { Database } from 'bun:sqlite'
+import { Mailbox } from '../src/messages/mailbox'
 import type { HubToWriter, WriterFault, WriterSettings, WriterToHub } from '../src/messages/writer'
 import { openWriteConnection } from '../src/storage/connection'
 import { MetricsWriter } from '../src/storage/metrics-writer'
@@ -21,7 +22,8 @@ let queue: { batch: number; rows: NodeRow[] }[] = []
 let flushScheduled = false
 let injectedDelayMs = 0
 
-const send = (message: WriterToHub) => self.postMessage(message)
+const outbox = new Mailbox<WriterToHub>((batch) => self.postMessage(batch))
+const send = (message: WriterToHub) => outbox.send(message)
 
 function open(settings: WriterSettings): void {
   try {
@@ -98,8 +100,11 @@ function inject(fault: WriterFault): void {
   }
 }
 
-self.onmessage = (event: MessageEvent<HubToWriter>) => {
-  const message = event.data
+self.onmessage = (event: MessageEvent<HubToWriter[]>) => {
+  for (const message of event.data) handle(message)
+}
+
+function handle(message: HubToWriter): void {
   switch (message.type) {
     case 'open':
       return open(message.settings)

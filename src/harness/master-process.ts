@@ -13,9 +13,9 @@ export interface MasterProcess {
 const STARTED = /API and Swagger on http:\/\/[^:]+:(\d+)\/swagger, agents on http:\/\/[^:]+:(\d+)\//
 
 /** `bun run start` as an operator runs it, in a child process that can be signalled or killed. */
-export async function spawnMaster(env: Record<string, string>): Promise<MasterProcess> {
+export async function spawnMaster(env: Record<string, string>, bunFlags: string[] = []): Promise<MasterProcess> {
   // `bun src/main.ts`, not `bun run`: the child's pid is then the master's, for its memory figures.
-  const proc = Bun.spawn(['bun', 'src/main.ts'], {
+  const proc = Bun.spawn(['bun', ...bunFlags, 'src/main.ts'], {
     cwd: `${import.meta.dir}/../..`,
     env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
     stdout: 'pipe',

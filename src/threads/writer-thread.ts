@@ -1,4 +1,5 @@
 import type { HubToWriter, WriterSettings, WriterToHub } from '../messages/writer'
+import { Mailbox } from '../messages/mailbox'
 import { transferablesOf } from '../storage/node-rows'
 
 const WORKER_URL = new URL('../../workers/writer.ts', import.meta.url)
@@ -20,6 +21,7 @@ export interface WriterEvents {
  */
 export class WriterThread {
   private worker: Worker | undefined
+  private outbox: Mailbox<HubToWriter> | undefined
   private up = false
   private closing = false
   private failures = 0
@@ -38,7 +40,14 @@ export class WriterThread {
   start(): void {
     const worker = new Worker(WORKER_URL.href)
     this.worker = worker
-    worker.addEventListener('message', (event: MessageEvent<WriterToHub>) => this.onMessage(worker, event.data))
+    // One outbox per Worker: what was bound for a dead writer must not reach its successor.
+    this.outbox = new Mailbox<HubToWriter>(
+      (batch, transfer) => worker.postMessage(batch, transfer),
+      (message) => (message.type === 'write' ? transferablesOf(message.rows) : []),
+    )
+    worker.addEventListener('message', (event: MessageEvent<WriterToHub[]>) => {
+      for (const message of event.data) this.onMessage(worker, message)
+    })
     worker.addEventListener('error', (event) => this.onDeath(worker, `writer crashed: ${(event as ErrorEvent).message}`))
     worker.addEventListener('close', () => this.onDeath(worker, 'writer exited'))
     this.post({ type: 'open', settings: this.settings }, true)
@@ -47,7 +56,7 @@ export class WriterThread {
   /** Posts to a live writer; returns false (and posts nothing) when it is down. */
   post(message: HubToWriter, evenIfDown = false): boolean {
     if (!this.worker || (!this.up && !evenIfDown)) return false
-    this.worker.postMessage(message, message.type === 'write' ? transferablesOf(message.rows) : [])
+    this.outbox!.send(message)
     return true
   }
 
@@ -56,18 +65,19 @@ export class WriterThread {
     this.closing = true
     clearTimeout(this.restartTimer)
     const worker = this.worker
-    if (!worker || !this.up) {
+    const outbox = this.outbox
+    if (!worker || !outbox || !this.up) {
       worker?.terminate()
       return Promise.resolve()
     }
     return new Promise((resolve) => {
-      worker.addEventListener('message', (event: MessageEvent<WriterToHub>) => {
-        if (event.data.type !== 'closed') return
+      worker.addEventListener('message', (event: MessageEvent<WriterToHub[]>) => {
+        if (!event.data.some((message) => message.type === 'closed')) return
         worker.terminate()
         resolve()
       })
       worker.addEventListener('close', () => resolve())
-      worker.postMessage({ type: 'close' } satisfies HubToWriter)
+      outbox.send({ type: 'close' })
     })
   }
 
