@@ -67,6 +67,7 @@ export async function startMaster(config: Config): Promise<Master> {
   )
   const gateway = gatewayApp({
     reader,
+    dataVersion: (clusterId) => hub!.dataVersion(clusterId),
     apiTokens: config.apiTokens,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),
   })

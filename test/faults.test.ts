@@ -48,6 +48,7 @@ describe('writer faults', () => {
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(3)
 
     inject({ kind: 'crash' })
+    await waitFor(() => !master!.writer.isUp, 1_000) // the main thread has noticed
     const duringGap = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(1, t0 + 2_000, 'gap')), { clusterId: 'c' })
     expect(duringGap.status).toBe(503)
     expect(duringGap.headers.get('retry-after')).toBeTruthy()
@@ -58,6 +59,8 @@ describe('writer faults', () => {
     // The re-send lands the snapshot that failed, so the table catches up with the DataHub.
     await waitFor(() => readDb(master!.dbPath, 'SELECT * FROM node_metrics_latest').length === 60, 2_000)
     expectLatestEqualsDataHub(master, 'c')
+    // And the API shows it: no answer cached before the re-send is served after it.
+    await waitFor(async () => (await getJson(`${master!.api}/api/v2/clusters/c/node-metrics`)).body.summary.metrics_nodes === 60, 2_000)
     expect(readDb(master.dbPath, "SELECT * FROM node_metrics_latest WHERE node_name = 'gap0'")).toEqual([])
 
     const after = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, t0 + 3_000)), { clusterId: 'c' })

@@ -25,8 +25,14 @@ describe('latest and history', () => {
     await post(99, base + 2_000) // arrives late: older than what is stored
     const rows = readDb<{ timestamp: number; cpu: number }>(master.dbPath, 'SELECT timestamp, cpu FROM node_metrics_latest')
     expect(rows).toEqual([{ timestamp: base + 5_000, cpu: 20 }])
+    // The node list, answered from a cache until the cluster changes, shows each new snapshot.
+    const list = async () => (await getJson(`${master!.api}/api/v2/clusters/c/node-metrics`)).body.summary.avg_cpu
+    expect(await list()).toBe(20)
+    expect(await list()).toBe(20)
+    await post(30, base + 6_000)
+    expect(await list()).toBe(30)
     const detail = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1`)
-    expect(detail.body.cpu.usage_percent).toBe(20)
+    expect(detail.body.cpu.usage_percent).toBe(30)
   })
 
   test('one point per SAMPLE_INTERVAL bucket, aligned on the snapshot time, ascending, averaging its snapshots', async () => {

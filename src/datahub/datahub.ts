@@ -33,6 +33,7 @@ export interface HubSettings {
 
 interface Waiting {
   request: number
+  clusterId: string
   rows: number
 }
 
@@ -46,6 +47,11 @@ export class DataHub {
   private readonly waiting = new Map<number, Waiting>()
   private nextBatch = 1
   private queuedRows = 0
+  /** bumped per cluster on each commit, and for all on a writer restart: lets readers cache */
+  private readonly commits = new Map<string, number>()
+  private epoch = 0
+  /** batches re-sent after a writer restart, whose commit changes clusters no request names */
+  private readonly resent = new Set<number>()
   /** failed writes since the last commit; the first of a burst is logged, the rest counted */
   private failedWrites = 0
 
@@ -65,6 +71,11 @@ export class DataHub {
 
   cluster(clusterId: string): Readonly<ClusterState> | undefined {
     return this.clusters.get(clusterId)
+  }
+
+  /** Changes whenever the stored data of the cluster may have changed. */
+  dataVersion(clusterId: string): string {
+    return `${this.epoch}:${this.commits.get(clusterId) ?? 0}`
   }
 
   /** The newest envelope of a cluster as JSON text, as the agent sent it. */
@@ -89,7 +100,10 @@ export class DataHub {
       case 'committed':
         if (this.failedWrites > 0) console.warn(`storage recovered after ${this.failedWrites} failed write(s)`)
         this.failedWrites = 0
-        for (const batch of message.batches) this.settle(batch, true)
+        for (const batch of message.batches) {
+          if (this.resent.delete(batch)) this.epoch++
+          this.settle(batch, true)
+        }
         return
       case 'failed':
         if (this.failedWrites++ === 0) console.error(`storage write failed (further failures are counted): ${message.message}`)
@@ -109,10 +123,12 @@ export class DataHub {
    * main-thread time only on this rare event and no memory the rest of the time.
    */
   onWriterRestarted(): void {
+    this.epoch++
     for (const [clusterId, { snapshot }] of this.clusters) {
       if (!snapshot || snapshot.nodes === 0) continue
       const { rows } = acceptSnapshot(this.envelopeText(clusterId)!, clusterId, { maxClockSkewMs: Infinity })
-      this.ports.toWriter({ type: 'write', batch: this.nextBatch++, rows })
+      const batch = this.nextBatch++
+      if (this.ports.toWriter({ type: 'write', batch, rows })) this.resent.add(batch)
     }
   }
 
@@ -126,7 +142,7 @@ export class DataHub {
     if (!this.ports.toWriter({ type: 'write', batch, rows })) {
       return this.answer(request, false, 'the storage writer is restarting; retry shortly')
     }
-    this.waiting.set(batch, { request, rows: nodes })
+    this.waiting.set(batch, { request, clusterId: message.clusterId, rows: nodes })
     this.queuedRows += nodes
     this.state(message.clusterId).snapshot = { envelope, gzipped, receivedAt, nodes }
   }
@@ -136,6 +152,8 @@ export class DataHub {
     if (waiting === undefined) return
     this.waiting.delete(batch)
     this.queuedRows -= waiting.rows
+    // Even a failed write may have changed nothing or everything: readers re-read either way.
+    this.commits.set(waiting.clusterId, (this.commits.get(waiting.clusterId) ?? 0) + 1)
     this.answer(waiting.request, ok, message)
   }
 

@@ -6,15 +6,19 @@ import { summarize } from '../metrics/summary'
 import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
 import type { MetricsReader } from '../storage/metrics-reader'
 import { concatBytes } from '../storage/node-rows'
+import { ListCache } from './list-cache'
 
 export interface GatewayDeps {
   reader: MetricsReader
+  /** changes whenever a cluster's stored data may have changed (DataHub.dataVersion) */
+  dataVersion(clusterId: string): string
   /** API_TOKENS; empty: the query API is open */
   apiTokens: string[]
   health(): Health
 }
 
 const HOUR_MS = 3_600_000
+const LIST_CACHE_BYTES = 64 * 1024 * 1024
 const utf8 = new TextEncoder()
 
 const ClusterParams = t.Object({ clusterId: Name })
@@ -26,8 +30,9 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
+export function gatewayApp({ reader, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
+  const lists = new ListCache(LIST_CACHE_BYTES)
   const app = new Elysia()
     .use(
       swagger({
@@ -59,11 +64,16 @@ export function gatewayApp({ reader, apiTokens, health }: GatewayDeps) {
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) => {
+        const version = dataVersion(params.clusterId)
+        const cached = lists.get(params.clusterId, version)
+        if (cached) return jsonTextResponse(cached)
         const rows = reader.listLatest(params.clusterId)
         const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summarize(rows))},"nodes":{`)]
         rows.forEach((row, index) => parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot))
         parts.push(utf8.encode('}}'))
-        return jsonTextResponse(concatBytes(parts))
+        const body = concatBytes(parts)
+        lists.set(params.clusterId, version, body)
+        return jsonTextResponse(body)
       },
       {
         params: ClusterParams,

@@ -1,0 +1,37 @@
+/**
+ * The assembled node list of each cluster, kept until the cluster's data changes. Dashboards
+ * poll the same large cluster over and over between two agent posts; each answer otherwise
+ * reads and joins megabytes. Bounded by total size, least recently used first out.
+ */
+export class ListCache {
+  private readonly entries = new Map<string, { version: string; body: Uint8Array }>()
+  private bytes = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string, version: string): Uint8Array | undefined {
+    const entry = this.entries.get(key)
+    if (!entry || entry.version !== version) return undefined
+    this.entries.delete(key) // re-insert: Map order is the recency order
+    this.entries.set(key, entry)
+    return entry.body
+  }
+
+  set(key: string, version: string, body: Uint8Array): void {
+    this.remove(key)
+    if (body.byteLength > this.maxBytes) return
+    this.entries.set(key, { version, body })
+    this.bytes += body.byteLength
+    for (const [oldest] of this.entries) {
+      if (this.bytes <= this.maxBytes) break
+      this.remove(oldest)
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key)
+    if (!entry) return
+    this.entries.delete(key)
+    this.bytes -= entry.body.byteLength
+  }
+}
