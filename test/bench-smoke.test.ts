@@ -20,7 +20,7 @@ test('bun run bench --quick runs every section and writes its figures', () => {
       expect(row.errors).toBe(0)
     }
     for (const section of [results.query.alone, results.query.underIngest]) {
-      expect(Object.keys(section).sort()).toEqual(['history24h', 'history30d', 'nodeDetail', 'nodeList'])
+      expect(Object.keys(section).sort()).toEqual(['history24h', 'history30d', 'nodeDetail', 'nodeList', 'nodeListAfterCommit'])
     }
     expect(results.storage.bytesPerHistoryPoint).toBeGreaterThan(0)
     expect(results.memory['1000']).toBeGreaterThan(0)
