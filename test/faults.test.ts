@@ -68,21 +68,21 @@ describe('writer faults', () => {
     expectLatestEqualsDataHub(master, 'c')
   })
 
-  test('a full disk answers 503, is logged once per burst, and heals by itself', async () => {
+  for (const kind of ['disk-full', 'read-only'] as const) test(`${kind === 'disk-full' ? 'a full disk (SQLITE_FULL)' : 'a read-only database (SQLITE_READONLY)'} answers 503, is logged once per burst, and heals by itself`, async () => {
     master = await startTestMaster()
     const errors: string[] = []
     const original = console.error
     console.error = (...args: unknown[]) => void errors.push(args.join(' '))
     try {
       const t0 = Date.now() - 10_000
-      inject({ kind: 'disk-full', on: true })
+      inject({ kind, on: true })
       for (let round = 0; round < 3; round++) {
         const response = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(60, t0 + round, `r${round}-`)), { clusterId: 'c' })
         expect(response.status).toBe(503)
       }
       expect(errors.filter((line) => line.includes('storage write failed'))).toHaveLength(1)
-      expect(errors.join('\n')).toMatch(/full/i)
-      inject({ kind: 'disk-full', on: false })
+      expect(errors.join('\n')).toMatch(kind === 'disk-full' ? /full/i : /readonly/i)
+      inject({ kind, on: false })
       const healed = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(60, t0 + 5)), { clusterId: 'c' })
       expect(healed.status).toBe(200)
       expect(readDb(master.dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])

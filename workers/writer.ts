@@ -92,6 +92,9 @@ function inject(fault: WriterFault): void {
     case 'delay':
       injectedDelayMs = fault.ms
       return
+    case 'read-only':
+      db!.exec(`PRAGMA query_only = ${fault.on ? 1 : 0}`)
+      return
     case 'disk-full': {
       const pages = (db!.query('PRAGMA page_count').get() as { page_count: number }).page_count
       db!.exec(`PRAGMA max_page_count = ${fault.on ? pages : 1_073_741_823}`)

@@ -16,6 +16,8 @@ export type WriterFault =
   | { kind: 'delay'; ms: number }
   /** cap the file at its current size (PRAGMA max_page_count): writes fail with SQLITE_FULL until lifted */
   | { kind: 'disk-full'; on: boolean }
+  /** refuse writes (PRAGMA query_only): writes fail with SQLITE_READONLY until lifted */
+  | { kind: 'read-only'; on: boolean }
 
 /** main thread → writer */
 export type HubToWriter =
