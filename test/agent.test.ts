@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeCollector } from '../src/agent/collector'
 import { hostAt, type Host } from '../src/agent/host'
 import { parseCpuinfo, parseMeminfo, parseMounts, parseNetDev, parseProcessStat, parseStat } from '../src/agent/procfs'
 import { rate } from '../src/agent/rates'
-import { getJson, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { getJson, useMaster } from './support/master'
 
 const FIXTURES = join(import.meta.dir, 'fixtures/host')
 const fixture = (sample: 't0' | 't1', path: string) => readFileSync(join(FIXTURES, sample, path), 'utf8')
@@ -93,14 +93,7 @@ describe('collector on fixture samples 5 s apart', () => {
 })
 
 describe('bun run agent against a real master', () => {
-  let master: RunningMaster
-  beforeAll(async () => {
-    master = await startTestMaster()
-  })
-  afterAll(async () => {
-    await master.stop()
-    removeDb(master.dbPath)
-  })
+  const master = useMaster()
 
   test("this machine's node appears with plausible values", async () => {
     const agent = Bun.spawn(

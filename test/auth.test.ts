@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { ConfigError, loadConfig, missingTokens } from '../src/config/config'
-import { postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { postSnapshot, readDb, removeDb, useMaster } from './support/master'
 import { spawnMaster } from '../src/harness/master-process'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
@@ -8,14 +8,7 @@ const snapshot = (clusterId: string | undefined) => clusterSnapshot(clusterId, [
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 describe('agent and API tokens', () => {
-  let master: RunningMaster
-  beforeAll(async () => {
-    master = await startTestMaster({ AGENT_TOKENS: 'alpha=tok-alpha,beta=tok-beta,*=tok-fleet', API_TOKENS: 'read-1,read-2' })
-  })
-  afterAll(async () => {
-    await master.stop()
-    removeDb(master.dbPath)
-  })
+  const master = useMaster({ AGENT_TOKENS: 'alpha=tok-alpha,beta=tok-beta,*=tok-fleet', API_TOKENS: 'read-1,read-2' })
 
   const post = (clusterId: string | undefined, headers: Record<string, string>, header = clusterId) =>
     postSnapshot(master.ingest, snapshot(clusterId), { clusterId: header, headers })

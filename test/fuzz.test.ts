@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { expect, test } from 'bun:test'
+import { getJson, postSnapshot, readDb, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 /** A small seeded generator, so a failure replays the same bodies. */
@@ -102,14 +102,7 @@ function malformedBodies(validNode: () => ReturnType<typeof nodeSnapshot>): [str
   return bodies
 }
 
-let master: RunningMaster
-beforeAll(async () => {
-  master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
-})
-afterAll(async () => {
-  await master.stop()
-  removeDb(master.dbPath)
-})
+const master = useMaster({ SAMPLE_INTERVAL: '1s' })
 
 test('500+ malformed bodies: every answer a 4xx JSON error, the server alive, the file intact, only valid data stored', async () => {
   const base = Math.floor(Date.now() / 1_000) * 1_000 - 120_000

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { describe, expect, test } from 'bun:test'
+import { getJson, postSnapshot, readDb, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 describe('agents → DataHub → writer → SQLite → query API', () => {
-  let master: RunningMaster
+  const master = useMaster()
   const now = Date.now() - 1_000
   const nodes = [
     nodeSnapshot('worker-1', now, { cpu: 85, mem: 40, temp: 70, cores: 8, memTotal: 16e9, memUsed: 6e9,
@@ -12,14 +12,6 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     nodeSnapshot('master-1', now, { cpu: 30, mem: 50, temp: 45, cores: 2, memTotal: 4e9, memUsed: 2e9,
       disks: [{ mount_point: '/', usage_percent: 60 }] }),
   ]
-
-  beforeAll(async () => {
-    master = await startTestMaster()
-  })
-  afterAll(async () => {
-    await master.stop()
-    removeDb(master.dbPath)
-  })
 
   test('a gzipped 3-node snapshot is acknowledged only once it is in SQLite', async () => {
     const response = await postSnapshot(master.ingest, clusterSnapshot('prod', nodes), { clusterId: 'prod' })

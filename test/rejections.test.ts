@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 describe('rejected snapshots get a 400 JSON error naming the problem, and write nothing', () => {
@@ -92,15 +92,10 @@ describe('rejected snapshots get a 400 JSON error naming the problem, and write 
 })
 
 describe('query parameters', () => {
-  let master: RunningMaster
+  const master = useMaster()
   beforeAll(async () => {
-    master = await startTestMaster()
     const response = await postSnapshot(master.ingest, clusterSnapshot('c1', [nodeSnapshot('n1', Date.now())]), { clusterId: 'c1' })
     expect(response.status).toBe(200)
-  })
-  afterAll(async () => {
-    await master.stop()
-    removeDb(master.dbPath)
   })
 
   for (const hours of ['0', '721', '1.5', 'abc']) {
@@ -119,14 +114,7 @@ describe('query parameters', () => {
 })
 
 describe('wrong methods', () => {
-  let master: RunningMaster
-  beforeAll(async () => {
-    master = await startTestMaster()
-  })
-  afterAll(async () => {
-    await master.stop()
-    removeDb(master.dbPath)
-  })
+  const master = useMaster()
 
   test('a known route with the wrong method is a 405 JSON error with Allow, on both ports', async () => {
     const cases: [string, string, string][] = [

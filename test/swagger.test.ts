@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { getJson, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { expect, test } from 'bun:test'
+import { getJson, useMaster } from './support/master'
 
-let master: RunningMaster
-beforeAll(async () => {
-  master = await startTestMaster()
-})
-afterAll(async () => {
-  await master.stop()
-  removeDb(master.dbPath)
-})
+const master = useMaster()
 
 test('/swagger/json documents every route with its parameters and response schemas', async () => {
   const { status, body } = await getJson(`${master.api}/swagger/json`)

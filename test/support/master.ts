@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -60,4 +61,25 @@ export function postSnapshot(
 export async function getJson<T = any>(url: string): Promise<{ status: number; body: T }> {
   const response = await fetch(url)
   return { status: response.status, body: (await response.json()) as T }
+}
+
+/**
+ * One master for a whole describe block (or file): started before its tests, stopped and its
+ * database removed after them. The returned object stands for the running master.
+ */
+export function useMaster(env: Record<string, string> = {}): RunningMaster {
+  let running: RunningMaster | undefined
+  beforeAll(async () => {
+    running = await startTestMaster(env)
+  })
+  afterAll(async () => {
+    await running?.stop()
+    if (running) removeDb(running.dbPath)
+  })
+  return new Proxy({} as RunningMaster, {
+    get: (_, key) => {
+      if (!running) throw new Error('the master is started in beforeAll; use it inside tests')
+      return running[key as keyof RunningMaster]
+    },
+  })
 }
