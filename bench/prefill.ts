@@ -12,7 +12,7 @@ const DAY_S = 86_400
  */
 export function prefill(dbPath: string, clusterPrefix: string, nodes: number, days: number): { clusterId: string; nodeNames: string[]; points: number } {
   const db = openWriteConnection(dbPath)
-  const writer = new MetricsWriter(db, { sampleIntervalMs: BUCKET_S * 1000, retentionMs: (days + 1) * DAY_S * 1000 })
+  const writer = new MetricsWriter(db, { sampleIntervalMs: BUCKET_S * 1000, retentionMs: (days + 1) * DAY_S * 1000, retentionHourlyMs: 366 * DAY_S * 1000 })
   const load = workload(nodes, nodes, clusterPrefix)
   writer.write(roundRows(load, Date.now() - 60_000))
   const ids = db.query<{ id: number }, []>('SELECT id FROM node_metrics_latest ORDER BY id').all()

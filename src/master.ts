@@ -5,6 +5,7 @@ import { openReadConnection } from './storage/connection'
 import { MetricsReader } from './storage/metrics-reader'
 import { IngestThread } from './threads/ingest-thread'
 import { WriterThread } from './threads/writer-thread'
+import { historyTiers } from './storage/tiers'
 
 export interface Master {
   gatewayPort: number
@@ -31,6 +32,7 @@ export async function startMaster(config: Config): Promise<Master> {
       dbPath: config.dbPath,
       sampleIntervalMs: config.sampleIntervalMs,
       retentionMs: config.retentionMs,
+      retentionHourlyMs: config.retentionHourlyMs,
       cleanupIntervalMs: config.cleanupIntervalMs,
     },
     {
@@ -67,6 +69,7 @@ export async function startMaster(config: Config): Promise<Master> {
   )
   const gateway = gatewayApp({
     reader,
+    tiers: historyTiers(config),
     dataVersion: (clusterId) => hub!.dataVersion(clusterId),
     apiTokens: config.apiTokens,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),

@@ -47,9 +47,11 @@ describe('latest and history', () => {
     expect(body.points).toBe(3)
     expect(body.history.map((point: { timestamp: number }) => point.timestamp)).toEqual([bucket, bucket + 1_000, bucket + 3_000])
     expect(body.history.map((point: { cpu_usage: number }) => point.cpu_usage)).toEqual([30, 40, 50])
-    expect(Object.keys(body.history[0]).sort()).toEqual(
-      ['cpu_usage', 'disk_usage', 'mem_usage', 'net_rx_bytes_ps', 'net_tx_bytes_ps', 'temperature', 'timestamp'],
-    )
+    expect(body.history.map((point: { cpu_usage_max: number }) => point.cpu_usage_max)).toEqual([60, 40, 50])
+    expect(Object.keys(body.history[0]).sort()).toEqual([
+      'cpu_usage', 'cpu_usage_max', 'disk_usage', 'disk_usage_max', 'mem_usage', 'mem_usage_max', 'net_rx_bytes_ps',
+      'net_rx_bytes_ps_max', 'net_tx_bytes_ps', 'net_tx_bytes_ps_max', 'temperature', 'temperature_max', 'timestamp',
+    ])
     // No second row for a bucket, in the file itself.
     const counts = readDb<{ n: number; buckets: number }>(
       master.dbPath, 'SELECT COUNT(*) AS n, COUNT(DISTINCT timestamp) AS buckets FROM node_metrics_history')
@@ -72,6 +74,8 @@ describe('latest and history', () => {
     expect(body.history).toEqual([{
       timestamp: bucket, cpu_usage: 33.34, mem_usage: 47.13, disk_usage: 71.24, temperature: 58.5,
       net_rx_bytes_ps: 1235, net_tx_bytes_ps: 99,
+      cpu_usage_max: 33.35, mem_usage_max: 47.13, disk_usage_max: 71.24, temperature_max: 58.5,
+      net_rx_bytes_ps_max: 1235, net_tx_bytes_ps_max: 99,
     }])
   })
 
@@ -120,7 +124,7 @@ describe('latest and history', () => {
     const list = await getJson(`${master.api}/api/v2/clusters/c/node-metrics`)
     const history = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
     expect(list).toEqual(before.list)
-    expect(history).toEqual(before.history)
+    expect(history.body.history).toEqual(before.history.body.history)
     expect(history.body.points).toBe(2)
     // And it keeps writing where it left off.
     await post(33, base + 4_000)

@@ -17,7 +17,7 @@ const SECOND = 1_000
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'nmm-writer-'))
   db = openWriteConnection(join(dir, 'metrics.db'))
-  writer = new MetricsWriter(db, { sampleIntervalMs: 10 * SECOND, retentionMs: 86_400 * SECOND })
+  writer = new MetricsWriter(db, { sampleIntervalMs: 10 * SECOND, retentionMs: 86_400 * SECOND, retentionHourlyMs: 86_400 * SECOND })
 })
 afterEach(() => {
   db.close()
@@ -30,10 +30,10 @@ const row = (node: string, ts: number, cpu: number): NodeRow => {
 }
 
 test('migrations set the schema version and are idempotent', () => {
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 1 })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 2 })
   expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
-  new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: SECOND })
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 1 })
+  new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: SECOND, retentionHourlyMs: SECOND })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 2 })
 })
 
 test('a node seen several times in one transaction: latest is the newest, every snapshot counts into its bucket', () => {
@@ -62,9 +62,13 @@ test('a failed transaction leaves nothing behind and the retry is written in ful
 
 test('history past the retention window is neither written nor kept', () => {
   const now = Date.now()
-  const short = new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: 60 * SECOND })
-  short.write([row('old', now - 120 * SECOND, 1), row('new', now - 10 * SECOND, 2)], now)
+  const short = new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: 60 * SECOND, retentionHourlyMs: 7_200 * SECOND })
+  // 'old' is already past RETENTION: its snapshot is the latest but makes no raw point.
+  short.write([row('old', now - 70 * SECOND, 1), row('n', now - 50 * SECOND, 2), row('n', now - 5 * SECOND, 3)], now)
+  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history').get()).toEqual({ n: 2 })
+  // 20 s later: n's first point is 70 s old and goes; 'old' was last seen 90 s ago and goes, history and all.
+  expect(short.cleanup(now + 20 * SECOND)).toEqual({ points: { raw: 1, hourly: 0 }, nodes: 1 })
   expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history').get()).toEqual({ n: 1 })
-  expect(short.deleteExpiredHistory(now + 55 * SECOND)).toBe(1)
-  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history').get()).toEqual({ n: 0 })
+  expect(db.query('SELECT node_name FROM node_metrics_latest').all()).toEqual([{ node_name: 'n' }])
+  expect(db.query('SELECT COUNT(*) AS n FROM node_metrics_history_hourly WHERE node_id NOT IN (SELECT id FROM node_metrics_latest)').get()).toEqual({ n: 0 })
 })

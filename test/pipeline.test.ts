@@ -81,6 +81,8 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
         temperature: 70,
         net_rx_bytes_ps: 1000, // eth0 only: lo is loopback, eth1 is down
         net_tx_bytes_ps: 500,
+        // one snapshot in the bucket: its peak is itself
+        cpu_usage_max: 85, mem_usage_max: 40, disk_usage_max: 40, temperature_max: 70, net_rx_bytes_ps_max: 1000, net_tx_bytes_ps_max: 500,
       },
     ])
   })

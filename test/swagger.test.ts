@@ -8,6 +8,7 @@ test('/swagger/json documents every route with its parameters and response schem
   expect(status).toBe(200)
   const paths = body.paths as Record<string, any>
   expect(Object.keys(paths).sort()).toEqual([
+    '/api/v2/clusters/{clusterId}/history',
     '/api/v2/clusters/{clusterId}/node-metrics',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history',
@@ -29,8 +30,19 @@ test('/swagger/json documents every route with its parameters and response schem
   const hours = history.parameters.find((parameter: { name: string }) => parameter.name === 'hours')
   expect(hours.in).toBe('query')
   expect(JSON.stringify(hours.schema)).toContain('"maximum":720')
-  expect(Object.keys(history.responses['200'].content['application/json'].schema.properties.history.items.properties))
-    .toEqual(['timestamp', 'cpu_usage', 'mem_usage', 'disk_usage', 'temperature', 'net_rx_bytes_ps', 'net_tx_bytes_ps'])
+  const parameterNames = (operation: any) => operation.parameters.map((parameter: { name: string }) => parameter.name).sort()
+  expect(parameterNames(history)).toEqual(['clusterId', 'end', 'hours', 'max_points', 'nodeName', 'start', 'step'])
+  const historySchema = history.responses['200'].content['application/json'].schema
+  expect(Object.keys(historySchema.properties)).toEqual(expect.arrayContaining(['start', 'end', 'step', 'tier', 'points', 'history']))
+  expect(Object.keys(historySchema.properties.history.items.properties)).toEqual([
+    'timestamp', 'cpu_usage', 'cpu_usage_max', 'mem_usage', 'mem_usage_max', 'disk_usage', 'disk_usage_max',
+    'temperature', 'temperature_max', 'net_rx_bytes_ps', 'net_rx_bytes_ps_max', 'net_tx_bytes_ps', 'net_tx_bytes_ps_max',
+  ])
+  const fleet = paths['/api/v2/clusters/{clusterId}/history'].get
+  expect(parameterNames(fleet)).toEqual(['clusterId', 'end', 'hours', 'max_points', 'metric', 'start', 'step'])
+  expect(Object.keys(fleet.responses['200'].content['application/json'].schema.properties.nodes.additionalProperties?.items?.properties
+    ?? fleet.responses['200'].content['application/json'].schema.properties.nodes.patternProperties['^(.*)$'].items.properties))
+    .toEqual(['timestamp', 'value', 'max'])
 
   expect(schemaOf('/healthz').properties.writer).toBeDefined()
 })

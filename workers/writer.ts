@@ -40,7 +40,7 @@ function open(settings: WriterSettings): void {
 function cleanup(): void {
   if (!writer) return
   try {
-    send({ type: 'cleaned', deleted: writer.deleteExpiredHistory() })
+    send({ type: 'cleaned', ...writer.cleanup() })
   } catch (error) {
     console.error(`retention cleanup failed: ${(error as Error).message}`)
   }

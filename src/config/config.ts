@@ -8,6 +8,7 @@ export interface Config {
   dbPath: string
   sampleIntervalMs: number
   retentionMs: number
+  retentionHourlyMs: number
   cleanupIntervalMs: number
   maxBodyBytes: number
   maxClockSkewMs: number
@@ -39,6 +40,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPath: read('DB_PATH', './data/metrics.db', (text) => text),
     sampleIntervalMs: read('SAMPLE_INTERVAL', '5m', parseDuration),
     retentionMs: read('RETENTION', '30d', parseDuration),
+    retentionHourlyMs: read('RETENTION_HOURLY', '365d', parseDuration),
     cleanupIntervalMs: read('CLEANUP_INTERVAL', '1h', parseDuration),
     maxBodyBytes: read('MAX_BODY', '16MiB', parseSize),
     maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
@@ -53,6 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
   atLeast('SAMPLE_INTERVAL', config.sampleIntervalMs, 1_000, '1s')
   if (config.sampleIntervalMs % 1_000 !== 0) throw new ConfigError('SAMPLE_INTERVAL: must be a whole number of seconds')
   atLeast('RETENTION', config.retentionMs, config.sampleIntervalMs, 'SAMPLE_INTERVAL')
+  atLeast('RETENTION_HOURLY', config.retentionHourlyMs, 3_600_000, '1h')
   atLeast('CLEANUP_INTERVAL', config.cleanupIntervalMs, 10, '10ms')
   atLeast('MAX_BODY', config.maxBodyBytes, 1024, '1KiB')
   atLeast('WRITE_QUEUE_LIMIT', config.writeQueueLimit, 1, '1')

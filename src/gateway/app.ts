@@ -3,13 +3,19 @@ import { Elysia, t } from 'elysia'
 import { ApiAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError } from '../http/errors'
 import { summarize } from '../metrics/summary'
-import { ClusterNodeMetrics, ErrorBody, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot } from '../model'
+import {
+  ClusterNodeMetrics, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
+} from '../model'
+import { resolveRange, type HistoryRange } from '../metrics/range'
+import type { Tier } from '../storage/tiers'
 import type { MetricsReader } from '../storage/metrics-reader'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
 
 export interface GatewayDeps {
   reader: MetricsReader
+  /** history tiers, finest first (storage/tiers) */
+  tiers: Tier[]
   /** changes whenever a cluster's stored data may have changed (DataHub.dataVersion) */
   dataVersion(clusterId: string): string
   /** API_TOKENS; empty: the query API is open */
@@ -30,7 +36,7 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, dataVersion, apiTokens, health }: GatewayDeps) {
+export function gatewayApp({ reader, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
   const app = new Elysia()
@@ -99,18 +105,56 @@ export function gatewayApp({ reader, dataVersion, apiTokens, health }: GatewayDe
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName/history',
       ({ params, query }) => {
         const node = findNode(reader, params.clusterId, params.nodeName)
-        const hours = query.hours ?? 24
-        const history = reader.history(node.id, Date.now() - hours * HOUR_MS)
-        return jsonResponse({ node_name: params.nodeName, hours, points: history.length, history } satisfies NodeHistory)
+        const range = resolveRange(query, tiers)
+        const history = reader.history(node.id, range.tier, range.fromS, range.toS, range.widthS)
+        return jsonResponse({ node_name: params.nodeName, ...rangeFields(range), points: history.length, history } satisfies NodeHistory)
       },
       {
         params: NodeParams,
         query: HistoryQuery,
         response: { 200: NodeHistory, ...errors },
-        detail: { tags: ['node-metrics'], security, summary: 'Trend points of one node over the last hours, ascending' },
+        detail: {
+          tags: ['node-metrics'],
+          security,
+          summary: 'Trend points of one node, ascending: average and peak per bucket',
+          description:
+            '`hours` alone gives every SAMPLE_INTERVAL point of the last hours, as it always has. `start`/`end` pick the ' +
+            'tier from the range (hourly past RETENTION or for steps of an hour or more); `step` or `max_points` widen ' +
+            'the buckets: average of averages weighted by samples, peak of peaks.',
+        },
+      },
+    )
+    .get(
+      '/api/v2/clusters/:clusterId/history',
+      ({ params, query }) => {
+        const range = resolveRange(query, tiers)
+        const series = reader.fleetHistory(params.clusterId, query.metric, range.tier, range.fromS, range.toS, range.widthS)
+        const body: FleetHistory = { cluster_id: params.clusterId, metric: query.metric, ...rangeFields(range), nodes: Object.fromEntries(series) }
+        return jsonResponse(body)
+      },
+      {
+        params: ClusterParams,
+        query: FleetHistoryQuery,
+        response: { 200: FleetHistory, ...errors },
+        detail: {
+          tags: ['node-metrics'],
+          security,
+          summary: 'One metric of every node of a cluster, for the fleet overview chart',
+          description: 'The same ranges and buckets as a node history, e.g. `?metric=cpu_usage&hours=24&max_points=300`.',
+        },
       },
     )
   return app
+}
+
+function rangeFields(range: HistoryRange) {
+  return {
+    hours: Math.ceil((range.endMs - range.startMs) / HOUR_MS),
+    start: Math.round(range.startMs),
+    end: Math.round(range.endMs),
+    step: range.widthS,
+    tier: range.tier.name,
+  }
 }
 
 function findNode(reader: MetricsReader, clusterId: string, nodeName: string) {

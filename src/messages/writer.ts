@@ -6,6 +6,7 @@ export interface WriterSettings {
   dbPath: string
   sampleIntervalMs: number
   retentionMs: number
+  retentionHourlyMs: number
   cleanupIntervalMs: number
 }
 
@@ -36,6 +37,7 @@ export type WriterToHub =
   | { type: 'ready' }
   | { type: 'committed'; batches: number[] }
   | { type: 'failed'; batches: number[]; message: string }
-  | { type: 'cleaned'; deleted: number }
+  /** what a retention cleanup deleted: history points per tier, and nodes gone for longer than RETENTION */
+  | { type: 'cleaned'; points: Record<'raw' | 'hourly', number>; nodes: number }
   | { type: 'fatal'; message: string }
   | { type: 'closed' }

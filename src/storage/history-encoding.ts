@@ -8,6 +8,20 @@ export const CELSIUS_SCALE = 10
 
 const scaled = (value: number | null, scale: number) => (value === null ? null : Math.round(value * scale))
 
+/** The figures of a point, as stored columns: each has an average column and a `_max` column. */
+export const FIGURE_COLUMNS = ['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'] as const
+export type FigureColumn = (typeof FIGURE_COLUMNS)[number]
+
+/** API field ← column, and the scale the column holds it in. */
+export const FIGURE_FIELDS: Record<FigureColumn, { field: string; scale: number }> = {
+  cpu: { field: 'cpu_usage', scale: PERCENT_SCALE },
+  mem: { field: 'mem_usage', scale: PERCENT_SCALE },
+  disk: { field: 'disk_usage', scale: PERCENT_SCALE },
+  temp: { field: 'temperature', scale: CELSIUS_SCALE },
+  net_rx: { field: 'net_rx_bytes_ps', scale: 1 },
+  net_tx: { field: 'net_tx_bytes_ps', scale: 1 },
+}
+
 export interface EncodedPoint {
   cpu: number | null
   mem: number | null
@@ -35,12 +49,17 @@ export function encodePoint(figures: {
   }
 }
 
-/** SELECT list that turns a stored row back into the API's HistoryPoint (missing figures read 0). */
-export const DECODED_POINT_COLUMNS = `
-  timestamp * 1000                            AS timestamp,
-  COALESCE(cpu, 0)  * 1.0 / ${PERCENT_SCALE}  AS cpu_usage,
-  COALESCE(mem, 0)  * 1.0 / ${PERCENT_SCALE}  AS mem_usage,
-  COALESCE(disk, 0) * 1.0 / ${PERCENT_SCALE}  AS disk_usage,
-  COALESCE(temp, 0) * 1.0 / ${CELSIUS_SCALE}  AS temperature,
-  COALESCE(net_rx, 0) * 1.0                   AS net_rx_bytes_ps,
-  COALESCE(net_tx, 0) * 1.0                   AS net_tx_bytes_ps`
+/**
+ * SELECT list for points grouped into buckets of `width` seconds: the average of averages
+ * weighted by their samples and the peak of peaks, back in the API's units (missing read 0).
+ * With the tier's own width every group is one stored point.
+ */
+export function groupedPointColumns(width: string): string {
+  const figures = FIGURE_COLUMNS.map((column) => {
+    const { field, scale } = FIGURE_FIELDS[column]
+    const weight = `CASE WHEN ${column} IS NULL THEN 0 ELSE samples END`
+    return `COALESCE(ROUND(SUM(${column} * samples) * 1.0 / NULLIF(SUM(${weight}), 0)) / ${scale}.0, 0) AS ${field},
+            COALESCE(MAX(COALESCE(${column}_max, ${column})) / ${scale}.0, 0) AS ${field}_max`
+  })
+  return `timestamp / ${width} * ${width} * 1000 AS timestamp, ${figures.join(',\n')}`
+}

@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
-import type { HistoryPoint } from '../model'
-import { DECODED_POINT_COLUMNS } from './history-encoding'
+import type { FleetPoint, HistoryPoint, Metric } from '../model'
+import { FIGURE_COLUMNS, FIGURE_FIELDS, groupedPointColumns } from './history-encoding'
+import type { Tier } from './tiers'
 
 /** A latest row with the figures the summary is computed from; `snapshot` is the stored JSON (UTF-8). */
 export interface LatestRow {
@@ -20,7 +21,8 @@ export interface LatestRow {
 export class MetricsReader {
   private readonly listLatestStatement
   private readonly latestStatement
-  private readonly historyStatement
+  private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
+  private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
 
   constructor(private readonly db: Database) {
     this.listLatestStatement = db.query<LatestRow, [string]>(
@@ -29,12 +31,6 @@ export class MetricsReader {
     )
     this.latestStatement = db.query<{ id: number; snapshot: Uint8Array }, [string, string]>(
       'SELECT id, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
-    )
-    this.historyStatement = db.query<HistoryPoint, [number, number]>(
-      `SELECT ${DECODED_POINT_COLUMNS}
-         FROM node_metrics_history
-        WHERE node_id = ?1 AND timestamp >= ?2
-        ORDER BY timestamp`,
     )
   }
 
@@ -47,9 +43,49 @@ export class MetricsReader {
     return this.latestStatement.get(clusterId, nodeName) ?? undefined
   }
 
-  /** Points of one node whose bucket starts at `since` (epoch ms) or later, ascending. */
-  history(nodeId: number, since: number): HistoryPoint[] {
-    return this.historyStatement.all(nodeId, Math.ceil(since / 1000))
+  /** Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds, ascending. */
+  history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
+    const statement = this.cached(this.historyStatements, tier.table, () =>
+      this.db.query(
+        `SELECT ${groupedPointColumns('?4')}
+           FROM ${tier.table}
+          WHERE node_id = ?1 AND timestamp >= ?2 AND timestamp < ?3
+          GROUP BY timestamp / ?4
+          ORDER BY timestamp`,
+      ),
+    )
+    return statement.all(nodeId, fromS, toS, widthS) as HistoryPoint[]
+  }
+
+  /** One figure of every node of a cluster, as `history` gives it, by node name. */
+  fleetHistory(clusterId: string, metric: Metric, tier: Tier, fromS: number, toS: number, widthS: number): Map<string, FleetPoint[]> {
+    const column = FIGURE_COLUMNS.find((candidate) => FIGURE_FIELDS[candidate].field === metric)!
+    const statement = this.cached(this.fleetStatements, `${tier.table}/${column}`, () =>
+      this.db.query(
+        `SELECT l.node_name AS node, g.*
+           FROM node_metrics_latest l
+           JOIN (SELECT node_id, ${groupedPointColumns('?4')}
+                   FROM ${tier.table}
+                  WHERE node_id IN (SELECT id FROM node_metrics_latest WHERE cluster_id = ?1)
+                    AND timestamp >= ?2 AND timestamp < ?3
+                  GROUP BY node_id, timestamp / ?4) g ON g.node_id = l.id
+          ORDER BY l.node_name, g.timestamp`,
+      ),
+    )
+    const rows = statement.all(clusterId, fromS, toS, widthS) as Record<string, number>[]
+    const series = new Map<string, FleetPoint[]>()
+    for (const row of rows) {
+      const node = row.node as unknown as string
+      if (!series.has(node)) series.set(node, [])
+      series.get(node)!.push({ timestamp: row.timestamp!, value: row[metric]!, max: row[`${metric}_max`]! })
+    }
+    return series
+  }
+
+  private cached(cache: Map<string, ReturnType<Database['query']>>, key: string, make: () => ReturnType<Database['query']>) {
+    let statement = cache.get(key)
+    if (!statement) cache.set(key, (statement = make()))
+    return statement
   }
 
   close(): void {

@@ -1,11 +1,16 @@
 import type { Database } from 'bun:sqlite'
-import { encodePoint } from './history-encoding'
+import { encodePoint, FIGURE_COLUMNS } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
+import { historyTiers, type Tier, type TierSettings } from './tiers'
 
-export interface HistorySettings {
-  sampleIntervalMs: number
-  retentionMs: number
+export type HistorySettings = TierSettings
+
+export interface CleanupResult {
+  /** history points deleted, per tier */
+  points: Record<Tier['name'], number>
+  /** nodes not seen for longer than RETENTION, removed with their history */
+  nodes: number
 }
 
 interface KnownNode {
@@ -23,8 +28,10 @@ export class MetricsWriter {
   private readonly findNode
   private readonly insertLatest
   private readonly updateLatest
-  private readonly upsertHistory
-  private readonly deleteExpired
+  private readonly tiers: { tier: Tier; upsert: ReturnType<Database['query']>; deleteExpired: ReturnType<Database['query']> }[]
+  private readonly findGoneNodes
+  private readonly deleteNode
+  private readonly deleteNodeHistory
 
   constructor(
     private readonly db: Database,
@@ -46,23 +53,19 @@ export class MetricsWriter {
               disk_max = ?10, disk_max_mount = ?11, snapshot = ?12
         WHERE cluster_id = ?1 AND node_name = ?2`,
     )
-    // A bucket's point is the running mean of the snapshots in it, kept as a rounded integer (the
-    // rounding of earlier steps weighs less with every sample); a missing figure leaves it as is.
-    const mean = (column: string) =>
-      `${column} = COALESCE(CAST(ROUND(${column} + (excluded.${column} - ${column}) * 1.0 / (samples + 1)) AS INTEGER),
-                            ${column}, excluded.${column})`
-    this.upsertHistory = db.query<never, HistoryParams>(
-      `INSERT INTO node_metrics_history (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx)
-       VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)
-       ON CONFLICT (node_id, timestamp) DO UPDATE SET
-         samples = samples + 1,
-         ${['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'].map(mean).join(',\n         ')}`,
+    this.tiers = historyTiers(settings).map((tier) => ({
+      tier,
+      upsert: db.query(upsertPointSql(tier.table)),
+      // Per node through the primary key, so no index on timestamp alone is needed.
+      deleteExpired: db.query(
+        `DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM node_metrics_latest) AND timestamp < ?1`,
+      ),
+    }))
+    this.findGoneNodes = db.query<{ id: number; cluster_id: string; node_name: string }, [number]>(
+      'SELECT id, cluster_id, node_name FROM node_metrics_latest WHERE timestamp < ?1',
     )
-    // Per node through the primary key, so no index on timestamp alone is needed.
-    this.deleteExpired = db.query<never, [number]>(
-      `DELETE FROM node_metrics_history
-        WHERE node_id IN (SELECT id FROM node_metrics_latest) AND timestamp < ?1`,
-    )
+    this.deleteNode = db.query<never, [number]>('DELETE FROM node_metrics_latest WHERE id = ?1')
+    this.deleteNodeHistory = this.tiers.map(({ tier }) => db.query<never, [number]>(`DELETE FROM ${tier.table} WHERE node_id = ?1`))
   }
 
   /**
@@ -87,9 +90,23 @@ export class MetricsWriter {
     }
   }
 
-  /** Deletes history older than the retention window; returns how many points went. */
-  deleteExpiredHistory(now = Date.now()): number {
-    return this.deleteExpired.run(Math.floor((now - this.settings.retentionMs) / 1000)).changes
+  /**
+   * The retention cleanup, in one transaction: history older than each tier's retention, and
+   * nodes whose newest snapshot is older than RETENTION, with all their history.
+   */
+  cleanup(now = Date.now()): CleanupResult {
+    return this.db.transaction(() => {
+      const gone = this.findGoneNodes.all(now - this.settings.retentionMs)
+      for (const node of gone) {
+        for (const statement of this.deleteNodeHistory) statement.run(node.id)
+        this.deleteNode.run(node.id)
+        this.known.delete(`${node.cluster_id}\u0000${node.node_name}`)
+      }
+      const points = Object.fromEntries(
+        this.tiers.map(({ tier, deleteExpired }) => [tier.name, deleteExpired.run(Math.floor((now - tier.retentionMs) / 1000)).changes]),
+      ) as CleanupResult['points']
+      return { points, nodes: gone.length }
+    })()
   }
 
   private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>) {
@@ -106,16 +123,39 @@ export class MetricsWriter {
       id = this.insertLatest.get(...latestParams(row))!.id
     }
     this.known.set(key, { id, ts: row.ts })
-    const bucket = row.ts - (row.ts % this.settings.sampleIntervalMs)
-    if (bucket + this.settings.sampleIntervalMs <= now - this.settings.retentionMs) return
     const point = encodePoint(row)
-    this.upsertHistory.run(id, bucket / 1000, point.cpu, point.mem, point.disk, point.temp, point.netRx, point.netTx)
+    const values = [point.cpu, point.mem, point.disk, point.temp, point.netRx, point.netTx]
+    const seconds = Math.floor(row.ts / 1000)
+    for (const { tier, upsert } of this.tiers) {
+      const bucket = seconds - (seconds % tier.intervalS)
+      // A point already past its tier's retention would only be deleted again.
+      if ((bucket + tier.intervalS) * 1000 <= now - tier.retentionMs) continue
+      upsert.run(id, bucket, ...values)
+    }
   }
 }
 
 type Nullable = number | null
 type LatestParams = [string, string, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, string | null, Uint8Array]
-type HistoryParams = [number, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable]
+
+/**
+ * Counts one snapshot into a tier's bucket. The average is a running mean kept as a rounded
+ * integer (the rounding of earlier steps weighs less with every sample); the peak is the max.
+ * A missing figure leaves both as they are. Points from before peaks were kept read their
+ * average as their peak so far.
+ */
+function upsertPointSql(table: string): string {
+  const columns = FIGURE_COLUMNS.flatMap((column) => [column, `${column}_max`])
+  const mean = (column: string) =>
+    `${column} = COALESCE(CAST(ROUND(${column} + (excluded.${column} - ${column}) * 1.0 / (samples + 1)) AS INTEGER), ${column}, excluded.${column})`
+  const peak = (column: string) =>
+    `${column}_max = MAX(COALESCE(${column}_max, ${column}, excluded.${column}), COALESCE(excluded.${column}, ${column}_max, ${column}))`
+  return `INSERT INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
+          VALUES (?1, ?2, 1, ${FIGURE_COLUMNS.map((_, index) => `?${index + 3}, ?${index + 3}`).join(', ')})
+          ON CONFLICT (node_id, timestamp) DO UPDATE SET
+            samples = samples + 1,
+            ${FIGURE_COLUMNS.map((column) => `${mean(column)},\n            ${peak(column)}`).join(',\n            ')}`
+}
 
 const latestParams = (row: NodeRow): LatestParams => [
   row.cluster,

@@ -36,6 +36,33 @@ export const MIGRATIONS: readonly string[] = [
      net_tx    INTEGER,          -- bytes/s
      PRIMARY KEY (node_id, timestamp)
    ) WITHOUT ROWID;`,
+  // 2: every point also keeps the peak of its bucket (the average alone hides spikes), and an
+  // hourly tier summarises the same snapshots for long ranges. Points written before have no
+  // peak: readers take the average for it.
+  `ALTER TABLE node_metrics_history ADD COLUMN cpu_max    INTEGER;
+   ALTER TABLE node_metrics_history ADD COLUMN mem_max    INTEGER;
+   ALTER TABLE node_metrics_history ADD COLUMN disk_max   INTEGER;
+   ALTER TABLE node_metrics_history ADD COLUMN temp_max   INTEGER;
+   ALTER TABLE node_metrics_history ADD COLUMN net_rx_max INTEGER;
+   ALTER TABLE node_metrics_history ADD COLUMN net_tx_max INTEGER;
+   CREATE TABLE node_metrics_history_hourly (
+     node_id    INTEGER NOT NULL,
+     timestamp  INTEGER NOT NULL, -- hour start, epoch seconds
+     samples    INTEGER NOT NULL,
+     cpu        INTEGER,
+     mem        INTEGER,
+     disk       INTEGER,
+     temp       INTEGER,
+     net_rx     INTEGER,
+     net_tx     INTEGER,
+     cpu_max    INTEGER,
+     mem_max    INTEGER,
+     disk_max   INTEGER,
+     temp_max   INTEGER,
+     net_rx_max INTEGER,
+     net_tx_max INTEGER,
+     PRIMARY KEY (node_id, timestamp)
+   ) WITHOUT ROWID;`,
 ]
 
 /** Brings the file up to the newest schema, each step in its own transaction. */

@@ -1,0 +1,59 @@
+import { parseDuration } from '../config/parse'
+import { HttpError } from '../http/errors'
+import type { HistoryQuery } from '../model'
+import { chooseTier, type Tier } from '../storage/tiers'
+
+const HOUR_MS = 3_600_000
+const DEFAULT_HOURS = 24
+
+export interface HistoryRange {
+  startMs: number
+  endMs: number
+  /** bucket starts to read, in seconds: from (inclusive) to (exclusive) */
+  fromS: number
+  toS: number
+  tier: Tier
+  /** bucket width in seconds: the tier's interval, or a multiple of it when downsampling */
+  widthS: number
+}
+
+/**
+ * The range and resolution a history query asks for. `hours` alone reads the finest tier point
+ * by point, exactly as it always has; `start`/`end` pick the tier from the range, and `step` or
+ * `max_points` widen the buckets (average of averages, peak of peaks).
+ */
+export function resolveRange(query: HistoryQuery, tiers: readonly Tier[], now = Date.now()): HistoryRange {
+  if (query.hours !== undefined && query.start !== undefined) {
+    throw new HttpError(400, 'invalid_request', 'give either hours or start/end, not both')
+  }
+  const endMs = query.end === undefined ? now : parseTime('end', query.end)
+  const startMs = query.start === undefined ? endMs - (query.hours ?? DEFAULT_HOURS) * HOUR_MS : parseTime('start', query.start)
+  if (!(startMs < endMs)) throw new HttpError(400, 'invalid_request', 'start must be before end')
+  const rangeS = Math.ceil((endMs - startMs) / 1000)
+  const stepS = query.step === undefined ? 0 : parseStep(query.step)
+  // Buckets are aligned on the epoch, so a range can touch one more bucket than it spans.
+  const fitS = query.max_points === undefined ? 0 : Math.ceil(rangeS / (query.max_points - 1))
+  const wantedS = Math.max(stepS, fitS)
+  const tier = query.start === undefined && wantedS === 0 ? tiers[0]! : chooseTier(tiers, startMs, wantedS, now)
+  const widthS = Math.max(tier.intervalS, Math.ceil(wantedS / tier.intervalS) * tier.intervalS)
+  // `hours` reads the buckets that start within the range, as it always has; an explicit range
+  // reads every bucket it overlaps, so an hour that began before `start` is not left out.
+  const fromS = query.start === undefined ? Math.ceil(startMs / 1000) : Math.floor(startMs / 1000) - tier.intervalS + 1
+  return { startMs, endMs, fromS, toS: Math.floor(endMs / 1000) + 1, tier, widthS }
+}
+
+function parseTime(name: string, text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
+  if (!Number.isFinite(ms)) {
+    throw new HttpError(400, 'invalid_request', `invalid query parameter '${name}' ${JSON.stringify(text)}: expected epoch milliseconds or RFC 3339`)
+  }
+  return ms
+}
+
+function parseStep(text: string): number {
+  try {
+    const seconds = /^\d+$/.test(text) ? Number(text) : parseDuration(text) / 1000
+    if (seconds >= 1) return Math.ceil(seconds)
+  } catch {}
+  throw new HttpError(400, 'invalid_request', `invalid query parameter 'step' ${JSON.stringify(text)}: expected a duration such as 15m or 1h, or seconds`)
+}
