@@ -6,6 +6,7 @@ import { MetricsReader } from './storage/metrics-reader'
 import { IngestThread } from './threads/ingest-thread'
 import { WriterThread } from './threads/writer-thread'
 import { historyTiers } from './storage/tiers'
+import { FleetStatus } from './metrics/status'
 
 export interface Master {
   gatewayPort: number
@@ -67,8 +68,15 @@ export async function startMaster(config: Config): Promise<Master> {
     },
     { writeQueueLimit: config.writeQueueLimit },
   )
+  const status = new FleetStatus(hub, { staleAfterMs: config.staleAfterMs, agentExpireMs: config.agentExpireMs })
   const gateway = gatewayApp({
     reader,
+    status,
+    knownClusters: function* () {
+      for (const [clusterId, state] of hub!.allClusters()) {
+        yield [clusterId, { snapshotAt: state.snapshot?.receivedAt, heartbeatAt: state.lastHeartbeat }]
+      }
+    },
     tiers: historyTiers(config),
     dataVersion: (clusterId) => hub!.dataVersion(clusterId),
     apiTokens: config.apiTokens,

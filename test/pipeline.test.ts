@@ -31,8 +31,11 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     const { status, body } = await getJson(`${master.api}/api/v2/clusters/prod/node-metrics`)
     expect(status).toBe(200)
     expect(body.nodes).toEqual(Object.fromEntries(nodes.map((node) => [node.node_name, node])))
+    expect(body.node_status).toEqual({ 'master-1': 'online', 'worker-1': 'online', 'worker-2': 'online' })
     expect(body.summary).toEqual({
       metrics_nodes: 3,
+      online_nodes: 3,
+      stale_nodes: 0,
       avg_cpu: (85 + 20 + 30) / 3,
       avg_memory: (40 + 30 + 50) / 3,
       max_temp: 78,
@@ -60,8 +63,9 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(status).toBe(200)
     expect(body).toEqual({
       nodes: {},
+      node_status: {},
       summary: {
-        metrics_nodes: 0, avg_cpu: 0, avg_memory: 0, max_temp: 0, max_temp_node: '', max_disk: 0, max_disk_node: '',
+        metrics_nodes: 0, online_nodes: 0, stale_nodes: 0, avg_cpu: 0, avg_memory: 0, max_temp: 0, max_temp_node: '', max_disk: 0, max_disk_node: '',
         max_disk_mount: '', warning_nodes: 0, total_cores: 0, total_mem_bytes: 0, used_mem_bytes: 0,
       },
     })

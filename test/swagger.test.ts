@@ -8,6 +8,7 @@ test('/swagger/json documents every route with its parameters and response schem
   expect(status).toBe(200)
   const paths = body.paths as Record<string, any>
   expect(Object.keys(paths).sort()).toEqual([
+    '/api/v2/clusters',
     '/api/v2/clusters/{clusterId}/history',
     '/api/v2/clusters/{clusterId}/node-metrics',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
@@ -18,7 +19,12 @@ test('/swagger/json documents every route with its parameters and response schem
 
   const list = schemaOf('/api/v2/clusters/{clusterId}/node-metrics')
   expect(Object.keys(list.properties.summary.properties)).toContain('max_disk_mount')
-  expect(Object.keys(list.properties.summary.properties)).toHaveLength(12)
+  expect(Object.keys(list.properties.summary.properties)).toHaveLength(14)
+  expect(Object.keys(list.properties.summary.properties)).toEqual(expect.arrayContaining(['online_nodes', 'stale_nodes']))
+  expect(Object.keys(list.properties)).toEqual(['summary', 'node_status', 'nodes'])
+  expect(Object.keys(schemaOf('/api/v2/clusters').properties.clusters.items.properties)).toEqual([
+    'cluster_id', 'agent', 'last_snapshot_at', 'last_heartbeat_at', 'nodes', 'online_nodes', 'stale_nodes', 'stale_after_ms',
+  ])
 
   const detail = schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}')
   expect(Object.keys(detail.properties)).toEqual(expect.arrayContaining(['node_name', 'timestamp', 'cpu', 'memory', 'disks',

@@ -10,6 +10,9 @@ export interface Config {
   retentionMs: number
   retentionHourlyMs: number
   cleanupIntervalMs: number
+  /** STALE_AFTER; undefined: 3 × the agent's observed interval, at least 15 s */
+  staleAfterMs: number | undefined
+  agentExpireMs: number
   maxBodyBytes: number
   maxClockSkewMs: number
   writeQueueLimit: number
@@ -42,6 +45,8 @@ export function loadConfig(env: Env = process.env): Config {
     retentionMs: read('RETENTION', '30d', parseDuration),
     retentionHourlyMs: read('RETENTION_HOURLY', '365d', parseDuration),
     cleanupIntervalMs: read('CLEANUP_INTERVAL', '1h', parseDuration),
+    staleAfterMs: read('STALE_AFTER', 'auto', (text) => (text === 'auto' ? undefined : parseDuration(text))),
+    agentExpireMs: read('AGENT_EXPIRE', '45s', parseDuration),
     maxBodyBytes: read('MAX_BODY', '16MiB', parseSize),
     maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
     writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),

@@ -18,6 +18,10 @@ export interface ClusterState {
   }
   /** the agent's last heartbeat (epoch ms) */
   lastHeartbeat?: number
+  /** when each node of the cluster last came in a snapshot (epoch ms) */
+  nodesSeen: Map<string, number>
+  /** the agent's posting interval as observed (ms, smoothed), once two snapshots came */
+  observedIntervalMs?: number
 }
 
 export interface HubPorts {
@@ -62,6 +66,11 @@ export class DataHub {
 
   get clusterCount(): number {
     return this.clusters.size
+  }
+
+  /** Every cluster the DataHub knows, with its state. */
+  allClusters(): IterableIterator<[string, Readonly<ClusterState>]> {
+    return this.clusters.entries()
   }
 
   /** node rows the writer has not confirmed yet */
@@ -133,7 +142,7 @@ export class DataHub {
   }
 
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
-    const { request, envelope, gzipped, receivedAt, rows, nodes } = message
+    const { request, envelope, gzipped, receivedAt, rows, nodes, nodeNames } = message
     // A snapshot bigger than the whole queue is still taken when the queue is empty.
     if (this.queuedRows > 0 && this.queuedRows + nodes > this.settings.writeQueueLimit) {
       return this.answer(request, false, 'the master is behind on writes; retry later', 2)
@@ -144,7 +153,14 @@ export class DataHub {
     }
     this.waiting.set(batch, { request, clusterId: message.clusterId, rows: nodes })
     this.queuedRows += nodes
-    this.state(message.clusterId).snapshot = { envelope, gzipped, receivedAt, nodes }
+    const state = this.state(message.clusterId)
+    if (state.snapshot) {
+      const interval = receivedAt - state.snapshot.receivedAt
+      // Smoothed, so one late or doubled post does not swing the stale threshold.
+      state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
+    }
+    state.snapshot = { envelope, gzipped, receivedAt, nodes }
+    if (nodeNames) for (const node of nodeNames.split('\n')) state.nodesSeen.set(node, receivedAt)
   }
 
   private settle(batch: number, ok: boolean, message?: string): void {
@@ -163,7 +179,7 @@ export class DataHub {
 
   private state(clusterId: string): ClusterState {
     let state = this.clusters.get(clusterId)
-    if (!state) this.clusters.set(clusterId, (state = {}))
+    if (!state) this.clusters.set(clusterId, (state = { nodesSeen: new Map() }))
     return state
   }
 }

@@ -4,16 +4,20 @@ import { ApiAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError } from '../http/errors'
 import { summarize } from '../metrics/summary'
 import {
-  ClusterNodeMetrics, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
+  ClusterList, ClusterNodeMetrics, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
 } from '../model'
 import { resolveRange, type HistoryRange } from '../metrics/range'
 import type { Tier } from '../storage/tiers'
+import type { FleetStatus } from '../metrics/status'
 import type { MetricsReader } from '../storage/metrics-reader'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
 
 export interface GatewayDeps {
   reader: MetricsReader
+  status: FleetStatus
+  /** every cluster the DataHub knows, with when it last heard from the agent */
+  knownClusters(): Iterable<[string, { snapshotAt?: number; heartbeatAt?: number }]>
   /** history tiers, finest first (storage/tiers) */
   tiers: Tier[]
   /** changes whenever a cluster's stored data may have changed (DataHub.dataVersion) */
@@ -36,9 +40,23 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
+export function gatewayApp({ reader, status, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
+  /** The `{name: snapshot, …}` object of a cluster, assembled again only when its data changed. */
+  const nodesJson = (clusterId: string): Uint8Array => {
+    const version = dataVersion(clusterId)
+    const cached = lists.get(clusterId, version)
+    if (cached) return cached
+    const parts: Uint8Array[] = [utf8.encode('{')]
+    reader.listSnapshots(clusterId).forEach((row, index) => {
+      parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
+    })
+    parts.push(utf8.encode('}'))
+    const body = concatBytes(parts)
+    lists.set(clusterId, version, body)
+    return body
+  }
   const app = new Elysia()
     .use(
       swagger({
@@ -70,16 +88,14 @@ export function gatewayApp({ reader, tiers, dataVersion, apiTokens, health }: Ga
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) => {
-        const version = dataVersion(params.clusterId)
-        const cached = lists.get(params.clusterId, version)
-        if (cached) return jsonTextResponse(cached)
-        const rows = reader.listLatest(params.clusterId)
-        const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summarize(rows))},"nodes":{`)]
-        rows.forEach((row, index) => parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot))
-        parts.push(utf8.encode('}}'))
-        const body = concatBytes(parts)
-        lists.set(params.clusterId, version, body)
-        return jsonTextResponse(body)
+        // Summary and status change with the clock, so they are computed for every answer from the
+        // small figure columns; the snapshots, megabytes for a large cluster, only when they change.
+        const figures = reader.listFigures(params.clusterId)
+        const statusOf = status.nodeStatus(params.clusterId)
+        const nodeStatus = Object.fromEntries(figures.map((row) => [row.node_name, statusOf(row.node_name, row.timestamp)]))
+        const summary = summarize(figures, (row) => nodeStatus[row.node_name] === 'stale')
+        const head = utf8.encode(`{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"nodes":`)
+        return new Response(new Blob([head, nodesJson(params.clusterId), '}']), { headers: JSON_HEADERS })
       },
       {
         params: ClusterParams,
@@ -90,6 +106,42 @@ export function gatewayApp({ reader, tiers, dataVersion, apiTokens, health }: Ga
           summary: 'Latest metrics of every node of a cluster, with the cluster summary',
           description: 'An unknown cluster answers an empty node map and a zeroed summary.',
         },
+      },
+    )
+    .get(
+      '/api/v2/clusters',
+      () => {
+        const now = Date.now()
+        const nodes = new Map<string, { nodes: number; stale: number }>()
+        let current = ''
+        let statusOf = status.nodeStatus('', now)
+        for (const row of reader.nodeTimes()) {
+          if (row.cluster_id !== current) statusOf = status.nodeStatus((current = row.cluster_id), now)
+          const counts = nodes.get(row.cluster_id) ?? { nodes: 0, stale: 0 }
+          counts.nodes++
+          if (statusOf(row.node_name, row.timestamp) === 'stale') counts.stale++
+          nodes.set(row.cluster_id, counts)
+        }
+        const heard = new Map(knownClusters())
+        const ids = [...new Set([...nodes.keys(), ...heard.keys()])].sort()
+        const clusters = ids.map((clusterId) => {
+          const counts = nodes.get(clusterId) ?? { nodes: 0, stale: 0 }
+          return {
+            cluster_id: clusterId,
+            agent: status.agentOnline(clusterId, now) ? ('online' as const) : ('offline' as const),
+            last_snapshot_at: heard.get(clusterId)?.snapshotAt ?? null,
+            last_heartbeat_at: heard.get(clusterId)?.heartbeatAt ?? null,
+            nodes: counts.nodes,
+            online_nodes: counts.nodes - counts.stale,
+            stale_nodes: counts.stale,
+            stale_after_ms: status.staleAfterMs(clusterId),
+          }
+        })
+        return jsonResponse({ clusters } satisfies ClusterList)
+      },
+      {
+        response: { 200: ClusterList, 401: ErrorBody },
+        detail: { tags: ['node-metrics'], security, summary: 'Every cluster with its agent status, last snapshot and node counts' },
       },
     )
     .get(
@@ -146,6 +198,8 @@ export function gatewayApp({ reader, tiers, dataVersion, apiTokens, health }: Ga
     )
   return app
 }
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
 function rangeFields(range: HistoryRange) {
   return {

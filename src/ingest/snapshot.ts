@@ -16,6 +16,8 @@ export interface AcceptedSnapshot {
   /** the rows for the writer */
   rows: EncodedRows
   nodes: number
+  /** node names, one per line */
+  nodeNames: string
 }
 
 export interface SnapshotLimits {
@@ -54,7 +56,7 @@ export function acceptSnapshot(
     }
     rows.push({ cluster: clusterId, node: key, ts, json: utf8.encode(JSON.stringify(node)), ...deriveFigures(node) })
   }
-  return { clusterId, rows: encodeRows(rows), nodes: rows.length }
+  return { clusterId, rows: encodeRows(rows), nodes: rows.length, nodeNames: rows.map((row) => row.node).join('\n') }
 }
 
 const PROTO_KEY = /"__proto__"\s*:/

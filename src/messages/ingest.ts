@@ -21,6 +21,8 @@ export type IngestToHub =
       /** the node rows (transferred) */
       rows: EncodedRows
       nodes: number
+      /** the snapshot's node names, one per line (names cannot hold a newline) */
+      nodeNames: string
     }
   | { type: 'heartbeat'; clusterId: string; at: number }
   | { type: 'stopped' }

@@ -5,8 +5,10 @@ import { NodeMetricsSnapshot } from './node-metrics'
 /** Fleet figures over a cluster's latest node metrics (DESIGN §5). */
 export const ClusterSummary = t.Object({
   metrics_nodes: Type.Integer({ description: 'nodes with metrics' }),
-  avg_cpu: t.Number({ description: 'mean CPU usage over nodes reporting it, %' }),
-  avg_memory: t.Number({ description: 'mean memory usage over nodes reporting it, %' }),
+  online_nodes: Type.Integer({ description: 'nodes whose newest snapshot is recent (see node_status)' }),
+  stale_nodes: Type.Integer({ description: 'nodes without a snapshot for longer than STALE_AFTER' }),
+  avg_cpu: t.Number({ description: 'mean CPU usage over online nodes reporting it, %' }),
+  avg_memory: t.Number({ description: 'mean memory usage over online nodes reporting it, %' }),
   max_temp: t.Number({ description: 'hottest CPU temperature, °C' }),
   max_temp_node: t.String(),
   max_disk: t.Number({ description: 'fullest disk of any node, %' }),
@@ -19,7 +21,28 @@ export const ClusterSummary = t.Object({
 })
 export type ClusterSummary = Static<typeof ClusterSummary>
 
+export const NodeStatus = t.Union([t.Literal('online'), t.Literal('stale')], {
+  description: 'stale: no snapshot for longer than STALE_AFTER (default 3 × the agent interval, at least 15 s)',
+})
+
 export const ClusterNodeMetrics = t.Object({
   summary: ClusterSummary,
+  node_status: t.Record(t.String(), NodeStatus, { description: 'node name → online or stale' }),
   nodes: t.Record(t.String(), NodeMetricsSnapshot, { description: 'node name → latest snapshot' }),
 })
+
+export const ClusterInfo = t.Object({
+  cluster_id: t.String(),
+  agent: t.Union([t.Literal('online'), t.Literal('offline')], {
+    description: 'online: a snapshot or heartbeat within AGENT_EXPIRE (default 45 s)',
+  }),
+  last_snapshot_at: t.Union([Type.Integer(), t.Null()], { description: 'when the newest snapshot arrived, epoch ms (null: none since start)' }),
+  last_heartbeat_at: t.Union([Type.Integer(), t.Null()], { description: 'when the last heartbeat arrived, epoch ms' }),
+  nodes: Type.Integer({ description: 'nodes in the latest table' }),
+  online_nodes: Type.Integer(),
+  stale_nodes: Type.Integer(),
+  stale_after_ms: Type.Integer({ description: 'the threshold in force for this cluster' }),
+})
+
+export const ClusterList = t.Object({ clusters: t.Array(ClusterInfo, { description: 'by cluster id' }) })
+export type ClusterList = Static<typeof ClusterList>

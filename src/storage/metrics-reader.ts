@@ -3,10 +3,10 @@ import type { FleetPoint, HistoryPoint, Metric } from '../model'
 import { FIGURE_COLUMNS, FIGURE_FIELDS, groupedPointColumns } from './history-encoding'
 import type { Tier } from './tiers'
 
-/** A latest row with the figures the summary is computed from; `snapshot` is the stored JSON (UTF-8). */
-export interface LatestRow {
+/** A latest row's figures, the summary's input; `timestamp` is the snapshot's (epoch ms). */
+export interface LatestFigures {
   node_name: string
-  snapshot: Uint8Array
+  timestamp: number
   cpu: number | null
   mem: number | null
   temp: number | null
@@ -19,23 +19,40 @@ export interface LatestRow {
 
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
 export class MetricsReader {
-  private readonly listLatestStatement
+  private readonly listFiguresStatement
+  private readonly listSnapshotsStatement
+  private readonly nodeTimesStatement
   private readonly latestStatement
   private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
   private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
 
   constructor(private readonly db: Database) {
-    this.listLatestStatement = db.query<LatestRow, [string]>(
-      `SELECT node_name, snapshot, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
+    this.listFiguresStatement = db.query<LatestFigures, [string]>(
+      `SELECT node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
          FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
+    )
+    this.listSnapshotsStatement = db.query<{ node_name: string; snapshot: Uint8Array }, [string]>(
+      'SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name',
+    )
+    this.nodeTimesStatement = db.query<{ cluster_id: string; node_name: string; timestamp: number }, []>(
+      'SELECT cluster_id, node_name, timestamp FROM node_metrics_latest ORDER BY cluster_id',
     )
     this.latestStatement = db.query<{ id: number; snapshot: Uint8Array }, [string, string]>(
       'SELECT id, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
   }
 
-  listLatest(clusterId: string): LatestRow[] {
-    return this.listLatestStatement.all(clusterId)
+  listFigures(clusterId: string): LatestFigures[] {
+    return this.listFiguresStatement.all(clusterId)
+  }
+
+  listSnapshots(clusterId: string): { node_name: string; snapshot: Uint8Array }[] {
+    return this.listSnapshotsStatement.all(clusterId)
+  }
+
+  /** Every node of every cluster with its snapshot's timestamp, by cluster. */
+  nodeTimes(): { cluster_id: string; node_name: string; timestamp: number }[] {
+    return this.nodeTimesStatement.all()
   }
 
   /** The node's stored snapshot JSON, or undefined when the node is unknown. */
