@@ -7,6 +7,7 @@ import { IngestThread } from './threads/ingest-thread'
 import { WriterThread } from './threads/writer-thread'
 import { historyTiers } from './storage/tiers'
 import { FleetStatus } from './metrics/status'
+import { PrometheusMetrics } from './metrics/prometheus'
 
 export interface Master {
   gatewayPort: number
@@ -24,6 +25,7 @@ export interface Master {
 export async function startMaster(config: Config): Promise<Master> {
   let hub: DataHub | undefined
   let ingest: IngestThread | undefined
+  let metrics: PrometheusMetrics | undefined
   let firstReady!: { resolve: () => void; reject: (error: Error) => void }
   const writerReady = new Promise<void>((resolve, reject) => (firstReady = { resolve, reject }))
   let started = false
@@ -37,7 +39,11 @@ export async function startMaster(config: Config): Promise<Master> {
       cleanupIntervalMs: config.cleanupIntervalMs,
     },
     {
-      message: (message) => hub?.onWriter(message),
+      message: (message) => {
+        if (message.type === 'committed') metrics?.committed(message.rows, message.ms)
+        if (message.type === 'cleaned') metrics?.cleaned(message.points, message.nodes)
+        hub?.onWriter(message)
+      },
       ready: (restarted) => {
         if (restarted) {
           console.warn('writer restarted; re-sending the newest node metrics')
@@ -69,9 +75,11 @@ export async function startMaster(config: Config): Promise<Master> {
     { writeQueueLimit: config.writeQueueLimit },
   )
   const status = new FleetStatus(hub, { staleAfterMs: config.staleAfterMs, agentExpireMs: config.agentExpireMs })
+  metrics = new PrometheusMetrics({ reader, status, dbPath: config.dbPath, writeQueueRows: () => hub!.writeQueueRows })
   const gateway = gatewayApp({
     reader,
     status,
+    metrics: () => metrics!.render(),
     knownClusters: function* () {
       for (const [clusterId, state] of hub!.allClusters()) {
         yield [clusterId, { snapshotAt: state.snapshot?.receivedAt, heartbeatAt: state.lastHeartbeat }]
@@ -94,7 +102,11 @@ export async function startMaster(config: Config): Promise<Master> {
         maxClockSkewMs: config.maxClockSkewMs,
         agentTokens: [...config.agentTokens],
       },
-      (message) => hub!.onIngest(message),
+      (message) => {
+        if (message.type === 'snapshot') metrics!.snapshotReceived()
+        if (message.type === 'rejections') metrics!.rejections(message.counts)
+        hub!.onIngest(message)
+      },
     )
     started = true
     return {

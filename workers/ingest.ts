@@ -21,6 +21,15 @@ const outbox = new Mailbox<IngestToHub>(
 )
 const send = (message: IngestToHub) => outbox.send(message)
 
+/** Rejections are counted here and reported once a second, not one message per bad request. */
+const REPORT_INTERVAL_MS = 1_000
+let rejections: Record<string, number> = {}
+setInterval(() => {
+  if (Object.keys(rejections).length === 0) return
+  send({ type: 'rejections', counts: rejections })
+  rejections = {}
+}, REPORT_INTERVAL_MS)
+
 function start(message: Extract<HubToIngest, { type: 'start' }>): void {
   app = ingestApp(message, {
     submit: (snapshot) =>
@@ -30,6 +39,7 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
         send({ type: 'snapshot', request, ...snapshot })
       }),
     heartbeat: (clusterId, at) => send({ type: 'heartbeat', clusterId, at }),
+    rejected: (code) => void (rejections[code] = (rejections[code] ?? 0) + 1),
   })
   try {
     app.listen({ hostname: message.host, port: message.port, // Only a backstop: the body reader answers an oversized body itself, with a JSON error.

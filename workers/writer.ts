@@ -65,8 +65,9 @@ function flush(): void {
   const batches = taken.map((item) => item.batch)
   if (injectedDelayMs > 0) Bun.sleepSync(injectedDelayMs)
   try {
+    const started = performance.now()
     writer.write(taken.flatMap((item) => item.rows))
-    send({ type: 'committed', batches })
+    send({ type: 'committed', batches, rows: rowCount, ms: performance.now() - started })
   } catch (error) {
     send({ type: 'failed', batches, message: (error as Error).message })
   }

@@ -16,6 +16,8 @@ import { ListCache } from './list-cache'
 export interface GatewayDeps {
   reader: MetricsReader
   status: FleetStatus
+  /** the Prometheus text exposition */
+  metrics(): Promise<string>
   /** every cluster the DataHub knows, with when it last heard from the agent */
   knownClusters(): Iterable<[string, { snapshotAt?: number; heartbeatAt?: number }]>
   /** history tiers, finest first (storage/tiers) */
@@ -40,7 +42,7 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, status, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
+export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
   /** The `{name: snapshot, …}` object of a cluster, assembled again only when its data changed. */
@@ -79,8 +81,24 @@ export function gatewayApp({ reader, status, knownClusters, tiers, dataVersion, 
     .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(app.routes, request)))
     // Transform runs before validation: a caller without a token learns nothing from a 400.
     .onTransform(({ request, path }) => {
-      if (path.startsWith('/api/')) auth.check(request.headers.get('authorization'))
+      if (path.startsWith('/api/') || path === '/metrics') auth.check(request.headers.get('authorization'))
     })
+    .get(
+      '/metrics',
+      async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
+      {
+        detail: {
+          tags: ['health'],
+          security,
+          summary: 'Prometheus metrics: the master itself and a gauge per node figure',
+          description:
+            'Text exposition format. nmm_* describe the master (snapshots received and rejected by reason, writer ' +
+            'queue, commit size and time, database size, cleanup); node_* give each node\'s latest figures, labelled ' +
+            'cluster and node.',
+          responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
+    )
     .get('/healthz', () => health(), {
       response: { 200: Health },
       detail: { tags: ['health'], summary: 'Liveness and writer status' },

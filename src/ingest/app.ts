@@ -16,6 +16,8 @@ export interface HubLink {
     snapshot: AcceptedSnapshot & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
   ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number }>
   heartbeat(clusterId: string, at: number): void
+  /** a request was answered with this error code */
+  rejected(code: string): void
 }
 
 const HEARTBEAT_MAX_BYTES = 64 * 1024
@@ -32,7 +34,11 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
     return (clusterId: string) => AgentAuth.authorize(clusters, clusterId)
   }
   const app = new Elysia()
-    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(app.routes, request)))
+    .onError(({ code, error, request }) => {
+      const response = renderError(code, error, () => methodsForPath(app.routes, request))
+      hub.rejected(error instanceof HttpError ? error.code : String(code).toLowerCase())
+      return response
+    })
     .post(
       '/agent/snapshot',
       async ({ request }) => {

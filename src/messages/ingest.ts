@@ -25,6 +25,8 @@ export type IngestToHub =
       nodeNames: string
     }
   | { type: 'heartbeat'; clusterId: string; at: number }
+  /** requests answered with an error since the last report, by error code */
+  | { type: 'rejections'; counts: Record<string, number> }
   | { type: 'stopped' }
 
 /** main thread → ingest thread */

@@ -35,7 +35,8 @@ export type HubToWriter =
 /** writer → main thread */
 export type WriterToHub =
   | { type: 'ready' }
-  | { type: 'committed'; batches: number[] }
+  /** `rows` committed in one transaction that took `ms` */
+  | { type: 'committed'; batches: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
   /** what a retention cleanup deleted: history points per tier, and nodes gone for longer than RETENTION */
   | { type: 'cleaned'; points: Record<'raw' | 'hourly', number>; nodes: number }

@@ -22,6 +22,7 @@ export class MetricsReader {
   private readonly listFiguresStatement
   private readonly listSnapshotsStatement
   private readonly nodeTimesStatement
+  private readonly allFiguresStatement
   private readonly latestStatement
   private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
   private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
@@ -33,6 +34,10 @@ export class MetricsReader {
     )
     this.listSnapshotsStatement = db.query<{ node_name: string; snapshot: Uint8Array }, [string]>(
       'SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name',
+    )
+    this.allFiguresStatement = db.query<LatestFigures & { cluster_id: string }, []>(
+      `SELECT cluster_id, node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
+         FROM node_metrics_latest ORDER BY cluster_id, node_name`,
     )
     this.nodeTimesStatement = db.query<{ cluster_id: string; node_name: string; timestamp: number }, []>(
       'SELECT cluster_id, node_name, timestamp FROM node_metrics_latest ORDER BY cluster_id',
@@ -48,6 +53,11 @@ export class MetricsReader {
 
   listSnapshots(clusterId: string): { node_name: string; snapshot: Uint8Array }[] {
     return this.listSnapshotsStatement.all(clusterId)
+  }
+
+  /** The figures of every node of every cluster, by cluster. */
+  allFigures(): (LatestFigures & { cluster_id: string })[] {
+    return this.allFiguresStatement.all()
   }
 
   /** Every node of every cluster with its snapshot's timestamp, by cluster. */

@@ -1,0 +1,119 @@
+import { existsSync, statSync } from 'node:fs'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { MetricsReader } from '../storage/metrics-reader'
+import type { FleetStatus } from './status'
+
+export interface PrometheusSources {
+  reader: MetricsReader
+  status: FleetStatus
+  dbPath: string
+  writeQueueRows(): number
+}
+
+/**
+ * GET /metrics in the Prometheus text format: the master's own figures, fed by the messages the
+ * threads exchange anyway, and a gauge per node figure read from the latest table at scrape time.
+ * One registry per master, so several masters in one process (the tests) do not mix.
+ */
+export class PrometheusMetrics {
+  readonly registry = new Registry()
+  private readonly received: Counter
+  private readonly rejected: Counter<'reason'>
+  private readonly commitRows: Histogram
+  private readonly commitSeconds: Histogram
+  private readonly cleanupPoints: Counter<'tier'>
+  private readonly cleanupNodes: Counter
+
+  constructor(sources: PrometheusSources) {
+    const registers = [this.registry]
+    this.received = new Counter({ name: 'nmm_snapshots_received_total', help: 'Snapshots accepted from agents.', registers })
+    this.rejected = new Counter({
+      name: 'nmm_snapshots_rejected_total', help: 'Agent requests answered with an error, by error code.', labelNames: ['reason'], registers,
+    })
+    this.commitRows = new Histogram({
+      name: 'nmm_commit_rows', help: 'Node rows per writer transaction.', buckets: [1, 10, 50, 100, 500, 1000, 5000], registers,
+    })
+    this.commitSeconds = new Histogram({
+      name: 'nmm_commit_seconds', help: 'Time to run one writer transaction.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers,
+    })
+    this.cleanupPoints = new Counter({
+      name: 'nmm_cleanup_deleted_points_total', help: 'History points deleted by the retention cleanup.', labelNames: ['tier'], registers,
+    })
+    this.cleanupNodes = new Counter({
+      name: 'nmm_cleanup_deleted_nodes_total', help: 'Nodes removed after RETENTION without a snapshot.', registers,
+    })
+    new Gauge({
+      name: 'nmm_writer_queue_rows', help: 'Node rows handed to the writer and not yet committed.', registers,
+      collect() {
+        this.set(sources.writeQueueRows())
+      },
+    })
+    new Gauge({
+      name: 'nmm_database_bytes', help: 'Size of the SQLite file and its WAL.', registers,
+      collect() {
+        const size = (path: string) => (existsSync(path) ? statSync(path).size : 0)
+        this.set(size(sources.dbPath) + size(`${sources.dbPath}-wal`))
+      },
+    })
+    this.nodeGauges(sources)
+  }
+
+  snapshotReceived(): void {
+    this.received.inc()
+  }
+
+  rejections(counts: Record<string, number>): void {
+    for (const [reason, count] of Object.entries(counts)) this.rejected.inc({ reason }, count)
+  }
+
+  committed(rows: number, ms: number): void {
+    this.commitRows.observe(rows)
+    this.commitSeconds.observe(ms / 1000)
+  }
+
+  cleaned(points: Record<string, number>, nodes: number): void {
+    for (const [tier, count] of Object.entries(points)) this.cleanupPoints.inc({ tier }, count)
+    this.cleanupNodes.inc(nodes)
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  /** The latest figures of every node; read once per scrape, shared by the gauges. */
+  private nodeGauges(sources: PrometheusSources): void {
+    type Row = ReturnType<MetricsReader['allFigures']>[number] & { online: number }
+    const labelNames = ['cluster', 'node'] as const
+    let scrape: { at: number; rows: Row[] } | undefined
+    const rows = (): Row[] => {
+      if (scrape && Date.now() - scrape.at < 1_000) return scrape.rows
+      const now = Date.now()
+      const statusOf = new Map<string, ReturnType<FleetStatus['nodeStatus']>>()
+      const read = sources.reader.allFigures().map((row) => {
+        if (!statusOf.has(row.cluster_id)) statusOf.set(row.cluster_id, sources.status.nodeStatus(row.cluster_id, now))
+        return { ...row, online: statusOf.get(row.cluster_id)!(row.node_name, row.timestamp) === 'online' ? 1 : 0 }
+      })
+      scrape = { at: now, rows: read }
+      return read
+    }
+    const figure = (name: string, help: string, pick: (row: Row) => number | null) =>
+      new Gauge({
+        name, help, labelNames, registers: [this.registry],
+        collect() {
+          this.reset()
+          for (const row of rows()) {
+            const value = pick(row)
+            if (value !== null) this.set({ cluster: row.cluster_id, node: row.node_name }, value)
+          }
+        },
+      })
+    figure('node_cpu_usage_percent', 'CPU usage of the node, %.', (row) => row.cpu)
+    figure('node_memory_usage_percent', 'Memory usage of the node, %.', (row) => row.mem)
+    figure('node_memory_total_bytes', 'Memory of the node, bytes.', (row) => row.mem_total)
+    figure('node_memory_used_bytes', 'Memory in use on the node, bytes.', (row) => row.mem_used)
+    figure('node_disk_max_usage_percent', 'Usage of the fullest disk of the node, %.', (row) => row.disk_max)
+    figure('node_cpu_temperature_celsius', 'CPU temperature of the node, °C.', (row) => row.temp)
+    figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.timestamp / 1000)
+    figure('node_online', '1 while the node reports, 0 once it is stale.', (row) => row.online)
+  }
+}
