@@ -111,6 +111,21 @@ describe('latest and history', () => {
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toHaveLength(1)
   })
 
+  test('a restart mid-bucket loses no acknowledged sample: the bucket goes on averaging', async () => {
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1h' })
+    const hour = Math.floor(Date.now() / HOUR) * HOUR
+    await post(10, hour + 1_000)
+    await post(20, hour + 2_000)
+    const dbPath = master.dbPath
+    await master.stop()
+    master = await startTestMaster({ SAMPLE_INTERVAL: '1h' }, dbPath)
+    await post(90, hour + 3_000)
+    const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=2`)
+    expect(body.history).toHaveLength(1)
+    expect(body.history[0]).toMatchObject({ timestamp: hour, cpu_usage: 40, cpu_usage_max: 90 })
+    expect(readDb(dbPath, 'SELECT samples FROM node_metrics_history')).toEqual([{ samples: 3 }])
+  })
+
   test('restart on the same database: latest and history are still served', async () => {
     master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
     const base = Math.floor(Date.now() / 1_000) * 1_000 - 10_000

@@ -14,6 +14,7 @@ test('/swagger/json documents every route with its parameters and response schem
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history',
     '/healthz',
+    '/metrics',
   ])
   const schemaOf = (path: string, code = '200') => paths[path].get.responses[code].content['application/json'].schema
 
