@@ -16,9 +16,13 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
   const load = workload(nodes, nodes, clusterPrefix)
   writer.write(roundRows(load, Date.now() - 60_000))
   const ids = db.query<{ id: number }, []>('SELECT id FROM node_metrics_latest ORDER BY id').all()
-  const insert = db.query(
-    'INSERT OR IGNORE INTO node_metrics_history (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx) VALUES (?1, ?2, 60, ?3, ?4, ?5, ?6, ?7, ?8)',
-  )
+  const insertInto = (table: string, samples: number) =>
+    db.query(
+      `INSERT OR IGNORE INTO ${table} (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx, cpu_max, mem_max, disk_max, temp_max, net_rx_max, net_tx_max)
+       VALUES (?1, ?2, ${samples}, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`,
+    )
+  const insert = insertInto('node_metrics_history', 60)
+  const insertHourly = insertInto('node_metrics_history_hourly', 720)
   const now = Math.floor(Date.now() / 1000 / BUCKET_S) * BUCKET_S
   const first = now - days * DAY_S
   let points = 0
@@ -27,8 +31,12 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
       const day = Math.sin((2 * Math.PI * ts) / DAY_S + id)
       const noise = Math.sin(ts / 977 + id * 13)
       const cpu = 3000 + 2000 * day + 500 * noise
-      insert.run(id, ts, Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + (ts - first) / DAY_S), Math.round(400 + cpu / 30),
-        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day)))
+      const averages = [Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + (ts - first) / DAY_S), Math.round(400 + cpu / 30),
+        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day))]
+      // Peaks above the averages by a varying margin, as spikes are.
+      const peaks = averages.map((value, index) => Math.round(value * (1.05 + 0.3 * Math.abs(Math.sin(ts / 613 + index)))))
+      insert.run(id, ts, ...averages, ...peaks)
+      if (ts % 3600 === 0) insertHourly.run(id, ts, ...averages, ...peaks)
       points++
     }
   })
@@ -48,11 +56,14 @@ export function storageFigures(dbPath: string, copyPath: string) {
     (copy.query(`SELECT SUM(pgsize) AS size FROM dbstat WHERE name IN (${names.map(() => '?').join(',')})`).get(...names) as { size: number }).size
   const count = (table: string) => (copy.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
   const historyRows = count('node_metrics_history')
+  const hourlyRows = count('node_metrics_history_hourly')
   const latestRows = count('node_metrics_latest')
   const figures = {
     historyRows,
     latestRows,
+    hourlyRows,
     bytesPerHistoryPoint: bytes(['node_metrics_history']) / historyRows,
+    bytesPerHourlyPoint: bytes(['node_metrics_history_hourly']) / hourlyRows,
     bytesPerLatestRow: bytes(['node_metrics_latest', 'sqlite_autoindex_node_metrics_latest_1']) / latestRows,
     fileBytes: Bun.file(copyPath).size,
   }

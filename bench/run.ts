@@ -164,6 +164,7 @@ console.log(`\nquery latency, ${plan.queryNodes}-node cluster, ${plan.queryDays}
 for (const name of Object.keys(queries)) {
   console.log(`  ${name.padEnd(40)} ${`${alone[name]!.p50} / ${alone[name]!.p99}`.padStart(18)} ${`${loaded[name]!.p50} / ${loaded[name]!.p99}`.padStart(24)}   ≤ ${targetsMs[name]} ms`)
 }
-console.log(`\nstorage (VACUUMed): ${storage.bytesPerHistoryPoint.toFixed(1)} B per history point (target ≤ 40), ${storage.bytesPerLatestRow.toFixed(0)} B per latest row, file ${mib(storage.fileBytes)}`)
+console.log(`\nstorage (VACUUMed): ${storage.bytesPerHistoryPoint.toFixed(1)} B per history point (target ≤ 40), ` +
+  `${storage.bytesPerHourlyPoint.toFixed(1)} B per hourly point, ${storage.bytesPerLatestRow.toFixed(0)} B per latest row, file ${mib(storage.fileBytes)}`)
 console.log(`memory (peak RSS of the master): ${Object.entries(results.memory).map(([nodes, bytes]) => `${nodes} nodes ${mib(bytes)}`).join(', ')}`)
 console.log(`\nwritten to ${args.out}`)

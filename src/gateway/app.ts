@@ -45,20 +45,6 @@ const security = [{ bearer: [] }]
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
-  /** The `{name: snapshot, …}` object of a cluster, assembled again only when its data changed. */
-  const nodesJson = (clusterId: string): Uint8Array => {
-    const version = dataVersion(clusterId)
-    const cached = lists.get(clusterId, version)
-    if (cached) return cached
-    const parts: Uint8Array[] = [utf8.encode('{')]
-    reader.listSnapshots(clusterId).forEach((row, index) => {
-      parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
-    })
-    parts.push(utf8.encode('}'))
-    const body = concatBytes(parts)
-    lists.set(clusterId, version, body)
-    return body
-  }
   const app = new Elysia()
     .use(
       swagger({
@@ -106,14 +92,25 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) => {
-        // Summary and status change with the clock, so they are computed for every answer from the
-        // small figure columns; the snapshots, megabytes for a large cluster, only when they change.
+        // Status changes with the clock: it is worked out for every answer from the small figure
+        // columns, and the whole answer, megabytes for a large cluster, is cached until the data or
+        // the set of stale nodes changes.
         const figures = reader.listFigures(params.clusterId)
         const statusOf = status.nodeStatus(params.clusterId)
         const nodeStatus = Object.fromEntries(figures.map((row) => [row.node_name, statusOf(row.node_name, row.timestamp)]))
+        const stale = figures.filter((row) => nodeStatus[row.node_name] === 'stale').map((row) => row.node_name)
+        const version = `${dataVersion(params.clusterId)}|${stale.join('\n')}`
+        const cached = lists.get(params.clusterId, version)
+        if (cached) return jsonTextResponse(cached)
         const summary = summarize(figures, (row) => nodeStatus[row.node_name] === 'stale')
-        const head = utf8.encode(`{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"nodes":`)
-        return new Response(new Blob([head, nodesJson(params.clusterId), '}']), { headers: JSON_HEADERS })
+        const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"nodes":{`)]
+        reader.listSnapshots(params.clusterId).forEach((row, index) => {
+          parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
+        })
+        parts.push(utf8.encode('}}'))
+        const body = concatBytes(parts)
+        lists.set(params.clusterId, version, body)
+        return jsonTextResponse(body)
       },
       {
         params: ClusterParams,
@@ -216,8 +213,6 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
   return app
 }
-
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
 function rangeFields(range: HistoryRange) {
   return {

@@ -49,6 +49,15 @@ export function encodePoint(figures: {
   }
 }
 
+/** SELECT list for stored points as they are, in the API's units (missing read 0; a missing peak is the average). */
+export function pointColumns(): string {
+  const figures = FIGURE_COLUMNS.map((column) => {
+    const { field, scale } = FIGURE_FIELDS[column]
+    return `COALESCE(${column}, 0) / ${scale}.0 AS ${field}, COALESCE(${column}_max, ${column}, 0) / ${scale}.0 AS ${field}_max`
+  })
+  return `timestamp * 1000 AS timestamp, ${figures.join(',\n')}`
+}
+
 /**
  * SELECT list for points grouped into buckets of `width` seconds: the average of averages
  * weighted by their samples and the peak of peaks, back in the API's units (missing read 0).
