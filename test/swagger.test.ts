@@ -58,6 +58,11 @@ test('/swagger serves the UI page', async () => {
   const response = await fetch(`${master.api}/swagger`)
   expect(response.status).toBe(200)
   const page = await response.text()
-  expect(page).toContain('SwaggerUIBundle')
-  expect(page).toContain('"url":"swagger/json"') // relative to /swagger
+  expect(page).toContain("SwaggerUIBundle({ url: '/swagger/json'")
+  // Served by the master itself, not from a CDN.
+  expect(page).toContain('src="/assets/swagger-ui-bundle.js"')
+  expect(page).not.toMatch(/https?:\/\//)
+  const bundle = await fetch(`${master.api}/assets/swagger-ui-bundle.js`)
+  expect(bundle.status).toBe(200)
+  expect((await bundle.text()).length).toBeGreaterThan(100_000)
 })

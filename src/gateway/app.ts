@@ -12,6 +12,7 @@ import type { FleetStatus } from '../metrics/status'
 import type { MetricsReader } from '../storage/metrics-reader'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
+import { dashboardRoutes } from '../dashboard/routes'
 
 export interface GatewayDeps {
   reader: MetricsReader
@@ -45,12 +46,17 @@ const security = [{ bearer: [] }]
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
+  // The app's own routes, for 405 answers; bound once the app exists.
+  let routes: () => readonly { method: string; path: string }[] = () => []
   const app = new Elysia()
     .use(
+      // The plugin writes the OpenAPI document; its own page loads Swagger UI from a CDN, so it is
+      // moved aside and /swagger is served from local assets by the dashboard routes.
       swagger({
-        path: '/swagger',
+        path: '/swagger/cdn',
+        specPath: '/swagger/json',
         provider: 'swagger-ui',
-        exclude: ['/swagger', '/swagger/json'],
+        exclude: ['/swagger', '/swagger/cdn', '/swagger/json', '/', '/assets/:file'],
         documentation: {
           info: {
             title: 'Node metrics master',
@@ -64,7 +70,8 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         },
       }),
     )
-    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(app.routes, request)))
+    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(routes(), request)))
+    .use(dashboardRoutes())
     // Transform runs before validation: a caller without a token learns nothing from a 400.
     .onTransform(({ request, path }) => {
       if (path.startsWith('/api/') || path === '/metrics') auth.check(request.headers.get('authorization'))
@@ -211,6 +218,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         },
       },
     )
+  routes = () => app.routes
   return app
 }
 

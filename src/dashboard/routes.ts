@@ -1,0 +1,54 @@
+import { Elysia } from 'elysia'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const STATIC = join(import.meta.dir, 'static')
+const fromPackage = (specifier: string) => Bun.resolveSync(specifier, import.meta.dir)
+
+/**
+ * Everything the dashboard and the API page need, served by the master itself from files in
+ * this repository and in npm packages: no CDN, so both work on a network that reaches nothing.
+ */
+const ASSETS: Record<string, { path: string; type: string }> = {
+  'app.js': { path: join(STATIC, 'app.js'), type: 'text/javascript' },
+  'style.css': { path: join(STATIC, 'style.css'), type: 'text/css' },
+  'uPlot.iife.min.js': { path: fromPackage('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
+  'uPlot.min.css': { path: fromPackage('uplot/dist/uPlot.min.css'), type: 'text/css' },
+  'swagger-ui-bundle.js': { path: fromPackage('swagger-ui-dist/swagger-ui-bundle.js'), type: 'text/javascript' },
+  'swagger-ui.css': { path: fromPackage('swagger-ui-dist/swagger-ui.css'), type: 'text/css' },
+}
+
+const SWAGGER_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Node metrics master — API</title>
+  <link rel="stylesheet" href="/assets/swagger-ui.css">
+  <style>@media (prefers-color-scheme: dark) { body { background: #111; } .swagger-ui { filter: invert(88%) hue-rotate(180deg); } }</style>
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/assets/swagger-ui-bundle.js"></script>
+  <script>window.ui = SwaggerUIBundle({ url: '/swagger/json', dom_id: '#swagger-ui' })</script>
+</body>
+</html>`
+
+const html = (body: string) => new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } })
+
+export function dashboardRoutes() {
+  const files = Object.fromEntries(Object.entries(ASSETS).map(([name, asset]) => [name, { ...asset, bytes: readFileSync(asset.path) }]))
+  const index = readFileSync(join(STATIC, 'index.html'), 'utf8')
+  return new Elysia({ name: 'dashboard' })
+    .get('/', () => html(index), { detail: { hide: true } })
+    .get('/swagger', () => html(SWAGGER_PAGE), { detail: { hide: true } })
+    .get(
+      '/assets/:file',
+      ({ params }) => {
+        const file = files[params.file]
+        if (!file) return new Response(JSON.stringify({ error: 'not_found', message: 'no such asset' }), { status: 404, headers: { 'content-type': 'application/json' } })
+        return new Response(file.bytes, { headers: { 'content-type': `${file.type}; charset=utf-8`, 'cache-control': 'public, max-age=300' } })
+      },
+      { detail: { hide: true } },
+    )
+}

@@ -1,0 +1,358 @@
+// The built-in dashboard: plain modules, no build step. Data comes from the same API as any
+// other client; charts are uPlot, served by the master itself.
+const $ = (selector, root = document) => root.querySelector(selector)
+const el = (tag, attributes = {}, ...children) => {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === 'class') node.className = value
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value)
+    else node.setAttribute(key, value)
+  }
+  node.append(...children)
+  return node
+}
+
+const REFRESH_MS = 5_000
+const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 }
+const TOKEN_KEY = 'nmm-api-token'
+const state = { cluster: localStorage.getItem('nmm-cluster'), timer: undefined, charts: [], sort: { key: 'cpu', asc: false }, range: '24h' }
+
+// ---- formatting ----
+const fixed = (value, digits = 1) => (value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value).toFixed(digits))
+const pct = (value) => (value === undefined || value === null ? '–' : `${fixed(value)}%`)
+const celsius = (value) => (value === undefined || value === null ? '–' : `${fixed(value)} °C`)
+function bytes(value, suffix = '') {
+  if (value === undefined || value === null) return '–'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let index = 0
+  while (Math.abs(value) >= 1024 && index < units.length - 1) (value /= 1024), index++
+  return `${value.toFixed(index === 0 ? 0 : 1)} ${units[index]}${suffix}`
+}
+const duration = (seconds) => {
+  if (!seconds) return '–'
+  const days = Math.floor(seconds / 86_400)
+  const hours = Math.floor((seconds % 86_400) / 3_600)
+  return days > 0 ? `${days} d ${hours} h` : `${hours} h ${Math.floor((seconds % 3_600) / 60)} min`
+}
+const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+
+// ---- API, with the token asked for once and kept in the browser ----
+async function api(path) {
+  const token = localStorage.getItem(TOKEN_KEY)
+  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  if (response.status === 401) {
+    await askForToken(token !== null)
+    return api(path)
+  }
+  const body = await response.json()
+  if (!response.ok) throw new Error(body.message ?? response.statusText)
+  return body
+}
+
+let tokenPrompt
+function askForToken(refused) {
+  tokenPrompt ??= new Promise((resolve) => {
+    localStorage.removeItem(TOKEN_KEY)
+    const dialog = $('#login')
+    $('#login-error').hidden = !refused
+    $('#login-form').onsubmit = () => {
+      localStorage.setItem(TOKEN_KEY, $('#token').value.trim())
+      tokenPrompt = undefined
+      resolve()
+    }
+    dialog.showModal()
+  })
+  return tokenPrompt
+}
+
+// ---- routing ----
+function stop() {
+  clearTimeout(state.timer)
+  for (const chart of state.charts) chart.destroy()
+  state.charts = []
+}
+
+async function route() {
+  stop()
+  const [, page, cluster, node] = location.hash.split('/').map(decodeURIComponent)
+  if (page === 'node' && cluster && node) return nodePage(cluster, node)
+  return overview()
+}
+
+function every(refresh) {
+  const tick = async () => {
+    try {
+      await refresh()
+      $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`
+    } catch (error) {
+      $('#updated').textContent = `update failed: ${error.message}`
+    }
+    state.timer = setTimeout(tick, REFRESH_MS)
+  }
+  return tick()
+}
+
+async function loadClusters() {
+  const { clusters } = await api('/api/v2/clusters')
+  const select = $('#cluster')
+  const ids = clusters.map((cluster) => cluster.cluster_id)
+  if (!ids.includes(state.cluster)) state.cluster = ids[0] ?? null
+  select.replaceChildren(...clusters.map((cluster) =>
+    el('option', { value: cluster.cluster_id }, `${cluster.cluster_id} (${cluster.online_nodes}/${cluster.nodes}, agent ${cluster.agent})`)))
+  select.value = state.cluster ?? ''
+}
+
+// ---- overview ----
+const COLUMNS = [
+  { key: 'name', label: 'Node' },
+  { key: 'status', label: 'Status' },
+  { key: 'cpu', label: 'CPU', num: true },
+  { key: 'mem', label: 'Memory', num: true },
+  { key: 'disk', label: 'Fullest disk', num: true },
+  { key: 'temp', label: 'CPU temp', num: true },
+  { key: 'spark', label: 'CPU, 24 h', sortable: false, narrow: true },
+]
+
+function overview() {
+  const view = $('#view')
+  const card = (key, label) => el('div', { class: 'card', 'data-card': key }, el('div', { class: 'label' }, label), el('div', { class: 'value' }, '–'), el('div', { class: 'sub' }, ''))
+  const head = el('tr', {}, ...COLUMNS.map((column) => {
+    const th = el('th', { class: `${column.sortable === false ? '' : 'sortable'} ${column.num ? 'num' : ''} ${column.narrow ? 'hide-narrow' : ''}`, 'data-key': column.key }, column.label)
+    if (column.sortable !== false) {
+      th.addEventListener('click', () => {
+        state.sort = { key: column.key, asc: state.sort.key === column.key ? !state.sort.asc : column.key === 'name' }
+        render()
+      })
+    }
+    return th
+  }))
+  const body = el('tbody')
+  view.replaceChildren(
+    el('section', { class: 'cards' },
+      card('nodes', 'Nodes online'), card('avg_cpu', 'Average CPU'), card('avg_memory', 'Average memory'),
+      card('max_temp', 'Hottest node'), card('max_disk', 'Fullest disk'), card('warning_nodes', 'Warning nodes')),
+    el('section', { class: 'panel' }, el('table', { id: 'nodes' }, el('thead', {}, head), body)),
+  )
+  const rows = new Map() // node name → { tr, cells, spark }
+  let latest = { summary: undefined, nodes: {}, node_status: {} }
+  let sparks = {}
+
+  function setCard(key, value, sub = '') {
+    const node = $(`[data-card="${key}"]`)
+    $('.value', node).textContent = value
+    $('.sub', node).textContent = sub
+  }
+
+  function render() {
+    const { summary, nodes, node_status: status } = latest
+    if (!summary) return
+    setCard('nodes', `${summary.online_nodes} / ${summary.metrics_nodes}`, summary.stale_nodes ? `${summary.stale_nodes} stale` : 'all reporting')
+    setCard('avg_cpu', pct(summary.avg_cpu), 'online nodes')
+    setCard('avg_memory', pct(summary.avg_memory), 'online nodes')
+    setCard('max_temp', celsius(summary.max_temp), summary.max_temp_node)
+    setCard('max_disk', pct(summary.max_disk), summary.max_disk_node ? `${summary.max_disk_node} ${summary.max_disk_mount}` : '')
+    setCard('warning_nodes', String(summary.warning_nodes), 'CPU/memory ≥ 80 % or ≥ 75 °C')
+    const list = Object.entries(nodes).map(([name, snapshot]) => ({
+      name, snapshot, status: status[name] ?? 'online',
+      cpu: snapshot.cpu?.usage_percent, mem: snapshot.memory?.usage_percent,
+      disk: Math.max(-1, ...(snapshot.disks ?? []).map((disk) => disk.usage_percent ?? -1)), temp: snapshot.temperature?.cpu_temp,
+    }))
+    const { key, asc } = state.sort
+    list.sort((a, b) => {
+      const x = a[key] ?? -Infinity
+      const y = b[key] ?? -Infinity
+      return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1) || a.name.localeCompare(b.name)
+    })
+    for (const th of head.children) {
+      th.classList.toggle('sorted', th.dataset.key === key)
+      th.classList.toggle('asc', th.dataset.key === key && asc)
+    }
+    for (const [name, row] of rows) {
+      if (!(name in nodes)) {
+        row.spark?.destroy()
+        row.tr.remove()
+        rows.delete(name)
+      }
+    }
+    // Rows are kept and updated in place, in the new order: a refresh moves nothing that did not change.
+    list.forEach((node, index) => {
+      let row = rows.get(node.name)
+      if (!row) {
+        const cells = COLUMNS.map((column) => el('td', { class: `${column.num ? 'num' : ''} ${column.narrow ? 'hide-narrow' : ''}` }))
+        const tr = el('tr', { class: 'node-row', 'data-node': node.name, onclick: () => (location.hash = `#/node/${encodeURIComponent(state.cluster)}/${encodeURIComponent(node.name)}`) }, ...cells)
+        row = { tr, cells }
+        rows.set(node.name, row)
+      }
+      const [nameCell, statusCell, cpuCell, memCell, diskCell, tempCell, sparkCell] = row.cells
+      nameCell.textContent = node.name
+      const warning = (node.cpu ?? 0) >= 80 || (node.mem ?? 0) >= 80 || (node.temp ?? 0) >= 75
+      statusCell.replaceChildren(el('span', { class: `badge ${node.status === 'stale' ? 'stale' : warning ? 'warn' : 'online'}` }, node.status === 'stale' ? 'stale' : warning ? 'warning' : 'online'))
+      meterCell(cpuCell, node.cpu)
+      meterCell(memCell, node.mem)
+      meterCell(diskCell, node.disk < 0 ? undefined : node.disk)
+      tempCell.textContent = celsius(node.temp)
+      tempCell.classList.toggle('hot', (node.temp ?? 0) >= 75)
+      drawSpark(row, sparkCell, sparks[node.name])
+      if (body.children[index] !== row.tr) body.insertBefore(row.tr, body.children[index] ?? null)
+    })
+  }
+
+  function meterCell(cell, value) {
+    const fill = el('span')
+    fill.style.width = `${Math.max(0, Math.min(100, value ?? 0))}%`
+    cell.replaceChildren(el('div', { class: 'bar-cell' }, el('div', { class: `meter ${(value ?? 0) >= 80 ? 'high' : ''}` }, fill), el('span', {}, pct(value))))
+  }
+
+  function drawSpark(row, cell, points) {
+    if (!points || points.length === 0) return
+    const data = [points.map((point) => point.timestamp / 1000), points.map((point) => point.value)]
+    if (row.spark) return row.spark.setData(data)
+    row.spark = new uPlot({
+      width: 120, height: 28, class: 'spark', cursor: { show: false }, legend: { show: false }, select: { show: false },
+      axes: [{ show: false }, { show: false }], scales: { y: { range: [0, 100] } },
+      series: [{}, { stroke: css('--accent'), width: 1.2, fill: css('--band') }],
+    }, data, cell)
+  }
+
+  return every(async () => {
+    await loadClusters()
+    if (!state.cluster) {
+      view.querySelector('.panel').replaceChildren(el('p', { class: 'muted' }, 'No cluster has reported yet. Start an agent: bun run agent'))
+      return
+    }
+    const cluster = encodeURIComponent(state.cluster)
+    const [list, history] = await Promise.all([
+      api(`/api/v2/clusters/${cluster}/node-metrics`),
+      api(`/api/v2/clusters/${cluster}/history?metric=cpu_usage&hours=24&max_points=48`),
+    ])
+    latest = list
+    sparks = history.nodes
+    render()
+  })
+}
+
+// ---- node page ----
+const CHARTS = [
+  { title: 'CPU', unit: '%', series: [['cpu_usage', 'CPU']], range: [0, 100] },
+  { title: 'Memory', unit: '%', series: [['mem_usage', 'memory']], range: [0, 100] },
+  { title: 'Disk (/ or first)', unit: '%', series: [['disk_usage', 'disk']], range: [0, 100] },
+  { title: 'Network', unit: 'B/s', series: [['net_rx_bytes_ps', 'received'], ['net_tx_bytes_ps', 'sent']] },
+  { title: 'CPU temperature', unit: '°C', series: [['temperature', 'temperature']] },
+]
+
+function nodePage(cluster, node) {
+  const view = $('#view')
+  const ranges = el('div', { class: 'ranges', role: 'group', 'aria-label': 'range' }, ...Object.keys(RANGES).map((name) =>
+    el('button', { type: 'button', 'data-range': name, class: name === state.range ? 'active' : '', onclick: () => {
+      state.range = name
+      for (const button of ranges.children) button.classList.toggle('active', button.dataset.range === name)
+      loadHistory()
+    } }, name)))
+  const chartBoxes = CHARTS.map((chart) => el('div', { class: 'panel', 'data-chart': chart.series[0][0] },
+    el('div', { class: 'chart-title' }, el('span', {}, `${chart.title}`), el('span', { class: 'muted' }, 'average, with the peak band')), el('div', { class: 'plot' })))
+  const details = el('div', { class: 'grid2', id: 'details' })
+  view.replaceChildren(
+    el('p', {}, el('a', { href: '#/' }, `← ${cluster}`)),
+    el('h1', {}, node),
+    ranges,
+    el('section', { class: 'grid2' }, ...chartBoxes),
+    details,
+  )
+  $('#cluster').value = cluster
+
+  let shown = { start: 0, end: 0 }
+  async function loadHistory() {
+    const start = Date.now() - RANGES[state.range]
+    shown = { start: start / 1000, end: Date.now() / 1000 }
+    const history = await api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}/history?start=${Math.round(start)}&max_points=500`)
+    const x = history.history.map((point) => point.timestamp / 1000)
+    CHARTS.forEach((chart, index) => {
+      const data = [x]
+      for (const [field] of chart.series) data.push(history.history.map((point) => point[field]), history.history.map((point) => point[`${field}_max`]))
+      const existing = state.charts[index]
+      if (existing) return existing.setData(data)
+      const box = $('.plot', chartBoxes[index])
+      const colors = [css('--accent'), css('--warn')]
+      const series = [{}]
+      const bands = []
+      chart.series.forEach(([, label], at) => {
+        series.push({ label: `${label} avg`, stroke: colors[at], width: 1.5, value: (u, v) => format(chart.unit, v) })
+        series.push({ label: `${label} peak`, stroke: colors[at], width: 0.5, dash: [4, 4], value: (u, v) => format(chart.unit, v) })
+        bands.push({ series: [series.length - 1, series.length - 2], fill: at === 0 ? css('--band') : 'rgba(240, 179, 60, 0.18)' })
+      })
+      state.charts[index] = new uPlot({
+        width: Math.max(280, box.clientWidth), height: 200, series, bands,
+        // The x axis spans the whole range asked for, even where there is no data yet.
+        scales: { x: { time: true, range: () => [shown.start, shown.end] }, ...(chart.range ? { y: { range: chart.range } } : {}) },
+        axes: [{ stroke: css('--muted'), grid: { stroke: css('--line') } },
+          { stroke: css('--muted'), grid: { stroke: css('--line') }, values: (u, values) => values.map((v) => format(chart.unit, v)), size: 70 }],
+      }, data, box)
+    })
+  }
+
+  function renderDetails(snapshot, status) {
+    const cpu = snapshot.cpu ?? {}
+    const memory = snapshot.memory ?? {}
+    const table = (headers, rows) => el('table', {}, el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((cell) => el('td', {}, cell ?? '–'))))))
+    const kv = (pairs) => el('dl', { class: 'kv' }, ...pairs.flatMap(([key, value]) => [el('dt', {}, key), el('dd', {}, value ?? '–')]))
+    details.replaceChildren(
+      el('section', { class: 'panel' }, el('h2', {}, 'Identity'), kv([
+        ['status', status], ['hostname', snapshot.hostname], ['OS', snapshot.os], ['kernel', snapshot.kernel], ['uptime', duration(snapshot.uptime)],
+        ['CPU', `${cpu.model ?? '–'} · ${cpu.cores ?? '–'} cores / ${cpu.threads ?? '–'} threads · ${fixed(cpu.frequency, 0)} MHz`],
+        ['load', `${fixed(cpu.load_1, 2)} · ${fixed(cpu.load_5, 2)} · ${fixed(cpu.load_15, 2)}`],
+        ['snapshot', new Date(typeof snapshot.timestamp === 'number' ? snapshot.timestamp : Date.parse(snapshot.timestamp)).toLocaleString()],
+      ])),
+      el('section', { class: 'panel' }, el('h2', {}, `CPU ${pct(cpu.usage_percent)} (user ${pct(cpu.user_percent)}, system ${pct(cpu.system_percent)}, iowait ${pct(cpu.iowait_percent)})`),
+        el('div', { class: 'cores' }, ...(cpu.per_core ?? []).map((value, index) => {
+          const core = el('div', { class: 'core', title: `core ${index}` }, `${Math.round(value)}%`)
+          core.style.background = `color-mix(in srgb, var(--accent) ${Math.round(value)}%, var(--line))`
+          return core
+        }))),
+      el('section', { class: 'panel' }, el('h2', {}, 'Memory'), kv([
+        ['used', `${bytes(memory.used)} of ${bytes(memory.total)} (${pct(memory.usage_percent)})`], ['available', bytes(memory.available)],
+        ['cached / buffers', `${bytes(memory.cached)} / ${bytes(memory.buffers)}`],
+        ['swap', `${bytes(memory.swap_used)} of ${bytes(memory.swap_total)} (${pct(memory.swap_percent)})`],
+      ])),
+      el('section', { class: 'panel' }, el('h2', {}, 'Disks'), table(['mount', 'device', 'used', 'size', 'read', 'write', 'IOPS r/w', 'util'],
+        (snapshot.disks ?? []).map((disk) => [disk.mount_point, disk.device, pct(disk.usage_percent), bytes(disk.total), bytes(disk.read_rate, '/s'),
+          bytes(disk.write_rate, '/s'), `${fixed(disk.read_iops, 0)} / ${fixed(disk.write_iops, 0)}`, pct(disk.io_util)]))),
+      el('section', { class: 'panel' }, el('h2', {}, 'Networks'), table(['interface', 'status', 'address', 'in', 'out', 'errors', 'speed'],
+        (snapshot.networks ?? []).map((nic) => [nic.interface, nic.status, nic.ip_address, bytes(nic.rx_rate, '/s'), bytes(nic.tx_rate, '/s'),
+          `${nic.rx_errors ?? 0} / ${nic.tx_errors ?? 0}`, nic.speed ? `${nic.speed} Mbit/s` : '–']))),
+      el('section', { class: 'panel' }, el('h2', {}, `Temperatures (CPU ${celsius(snapshot.temperature?.cpu_temp)})`), table(['sensor', 'label', 'now', 'max', 'critical'],
+        (snapshot.temperature?.sensors ?? []).map((sensor) => [sensor.name, sensor.label, celsius(sensor.current), celsius(sensor.max), celsius(sensor.critical)]))),
+      el('section', { class: 'panel' }, el('h2', {}, 'Top processes'), table(['pid', 'name', 'user', 'CPU', 'memory', 'RSS', 'threads'],
+        (snapshot.processes ?? []).map((process) => [String(process.pid ?? ''), process.name, process.user, pct(process.cpu_percent), pct(process.mem_percent),
+          bytes(process.mem_rss), String(process.threads ?? '')]))),
+    )
+  }
+
+  return every(async () => {
+    await loadClusters()
+    const [snapshot, list] = await Promise.all([
+      api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`),
+      api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics`),
+    ])
+    renderDetails(snapshot, list.node_status[node] ?? 'online')
+    await loadHistory()
+  })
+}
+
+function format(unit, value) {
+  if (value === null || value === undefined) return '–'
+  if (unit === 'B/s') return bytes(value, '/s')
+  return `${fixed(value)} ${unit}`
+}
+
+$('#cluster').addEventListener('change', (event) => {
+  state.cluster = event.target.value
+  localStorage.setItem('nmm-cluster', state.cluster)
+  if (location.hash && location.hash !== '#/') location.hash = '#/'
+  else route()
+})
+window.addEventListener('hashchange', route)
+window.addEventListener('resize', () => {
+  for (const chart of state.charts) chart.setSize({ width: Math.max(280, chart.root.parentElement.clientWidth), height: 200 })
+})
+route()
