@@ -86,6 +86,13 @@ describe.skipIf(!available)('the built-in dashboard in a real browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'overview.png'), fullPage: true })
   })
 
+  test('the 5 s refresh updates the page in place: no row is rebuilt', async () => {
+    await page.evaluate(() => (document.querySelector('tr.node-row').kept = true))
+    const before = await page.textContent('#updated')
+    await page.waitForFunction((text) => document.querySelector('#updated').textContent !== text, before, { timeout: 10_000 })
+    expect(await page.evaluate(() => document.querySelector('tr.node-row').kept)).toBe(true)
+  })
+
   test('the node table sorts by memory and draws 24 h sparklines', async () => {
     await page.click('th[data-key="mem"]')
     const memory = await page.$$eval('tr.node-row td:nth-child(4)', (cells) => cells.map((cell) => parseFloat(cell.textContent ?? '')))
