@@ -3,6 +3,7 @@ import { DataHub } from './datahub/datahub'
 import { gatewayApp } from './gateway/app'
 import { openReadConnection } from './storage/connection'
 import { MetricsReader } from './storage/metrics-reader'
+import type { IngestToHub } from './messages/ingest'
 import { IngestThread } from './threads/ingest-thread'
 import { WriterThread } from './threads/writer-thread'
 import { historyTiers } from './storage/tiers'
@@ -14,6 +15,8 @@ export interface Master {
   ingestPort: number
   hub: DataHub
   writer: WriterThread
+  /** Fault injection for the tests: the ingest thread throws, as a bug would make it. */
+  injectIngestCrash(): void
   /** Stops accepting, answers what is in flight, drains the writer and closes the database. */
   stop(): Promise<void>
 }
@@ -93,28 +96,47 @@ export async function startMaster(config: Config): Promise<Master> {
 
   try {
     gateway.listen({ hostname: config.host, port: config.port })
+    const ingestSettings = {
+      host: config.host,
+      port: config.ingestPort,
+      maxBodyBytes: config.maxBodyBytes,
+      maxClockSkewMs: config.maxClockSkewMs,
+      agentTokens: [...config.agentTokens],
+    }
+    const onIngestMessage = (message: IngestToHub) => {
+      if (message.type === 'snapshot') metrics!.snapshotReceived()
+      if (message.type === 'rejections') metrics!.rejections(message.counts)
+      hub!.onIngest(message)
+    }
+    // A dead ingest thread would leave agents with a closed port: start another on the same port.
+    // Requests it had in flight are lost with it (agents retry); their answers go nowhere.
+    const restartIngest = async (reason: string): Promise<void> => {
+      console.error(`${reason}; restarting the ingest thread`)
+      for (let attempt = 0; !stopped; attempt++) {
+        const next = new IngestThread()
+        try {
+          await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
+          ingest = next
+          return
+        } catch (error) {
+          next.terminate()
+          console.error(`ingest restart failed: ${(error as Error).message}`)
+          await Bun.sleep(Math.min(100 * 2 ** attempt, 5_000))
+        }
+      }
+    }
+    let stopped = false
     ingest = new IngestThread()
-    const ingestPort = await ingest.start(
-      {
-        host: config.host,
-        port: config.ingestPort,
-        maxBodyBytes: config.maxBodyBytes,
-        maxClockSkewMs: config.maxClockSkewMs,
-        agentTokens: [...config.agentTokens],
-      },
-      (message) => {
-        if (message.type === 'snapshot') metrics!.snapshotReceived()
-        if (message.type === 'rejections') metrics!.rejections(message.counts)
-        hub!.onIngest(message)
-      },
-    )
+    const ingestPort = await ingest.start(ingestSettings, onIngestMessage, restartIngest)
     started = true
     return {
       gatewayPort: gateway.server!.port!,
       ingestPort,
       hub,
       writer,
+      injectIngestCrash: () => ingest!.send({ type: 'crash' }),
       stop: async () => {
+        stopped = true
         await ingest!.stop()
         await gateway.stop()
         await writer.close()

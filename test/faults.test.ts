@@ -134,3 +134,32 @@ describe('shutdown', () => {
     master = undefined
   })
 })
+
+describe('ingest thread faults', () => {
+  test('a crashed ingest thread is replaced on the same port and agents are served again', async () => {
+    master = await startTestMaster()
+    const t0 = Date.now() - 10_000
+    expect((await postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, t0)), { clusterId: 'c' })).status).toBe(200)
+    const errors: string[] = []
+    const original = console.error
+    console.error = (...args: unknown[]) => void errors.push(args.join(' '))
+    try {
+      master.injectIngestCrash()
+      let answered = 0
+      const restartMs = await waitFor(async () => {
+        try {
+          const response = await postSnapshot(master!.ingest, clusterSnapshot('c', nodes(2, t0 + 1_000 + answered++)), { clusterId: 'c' })
+          return response.status === 200
+        } catch {
+          return false
+        }
+      }, 5_000)
+      expect(restartMs).toBeLessThan(5_000)
+      expect(errors.join('\n')).toContain('restarting the ingest thread')
+      expect(readDb(master.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_latest')).toEqual([{ n: 2 }])
+      expect((await getJson(`${master.api}/healthz`)).body.writer).toBe('up')
+    } finally {
+      console.error = original
+    }
+  })
+})

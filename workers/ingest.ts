@@ -72,5 +72,7 @@ function handle(message: HubToIngest): void {
     }
     case 'stop':
       return void stop()
+    case 'crash':
+      throw new Error('injected ingest crash')
   }
 }

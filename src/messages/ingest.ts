@@ -44,3 +44,5 @@ export type HubToIngest =
   | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number }
   /** stop accepting; answer what is in flight; then say stopped */
   | { type: 'stop' }
+  /** fault injection for the tests: throw out of the message handler, as a bug would */
+  | { type: 'crash' }
