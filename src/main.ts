@@ -25,7 +25,8 @@ const master = await startMaster(config).catch((error: Error) => {
   process.exit(1)
 })
 console.log(
-  `node-metrics master: API and Swagger on http://${config.host}:${master.gatewayPort}/swagger, ` +
+  `node-metrics master: dashboard on http://${config.host}:${master.gatewayPort}/, ` +
+    `API and Swagger on http://${config.host}:${master.gatewayPort}/swagger, ` +
     `agents on http://${config.host}:${master.ingestPort}/agent/snapshot, database ${config.dbPath}`,
 )
 

@@ -139,8 +139,9 @@ export async function startMaster(config: Config): Promise<Master> {
         stopped = true
         await ingest!.stop()
         await gateway.stop()
-        await writer.close()
+        // The writer closes last: the last connection to close removes the -wal and -shm files.
         reader.close()
+        await writer.close()
       },
     }
   } catch (error) {
