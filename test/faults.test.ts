@@ -1,13 +1,11 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { WriterFault } from '../src/messages/writer'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { disposeMaster, getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 let master: RunningMaster | undefined
 afterEach(async () => {
-  await master?.stop()
-  if (master) removeDb(master.dbPath)
-  master = undefined
+  master = await disposeMaster(master)
 })
 
 const inject = (fault: WriterFault) => master!.writer.post({ type: 'fault', fault })

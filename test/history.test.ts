@@ -1,14 +1,12 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 const HOUR = 3_600_000
 let master: RunningMaster | undefined
 
 afterEach(async () => {
-  await master?.stop()
-  if (master) removeDb(master.dbPath)
-  master = undefined
+  master = await disposeMaster(master)
 })
 
 async function post(cpu: number, ts: number, node = 'n1') {

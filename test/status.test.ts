@@ -2,14 +2,12 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { DataHub } from '../src/datahub/datahub'
 import { FleetStatus } from '../src/metrics/status'
 import { encodeRows } from '../src/storage/node-rows'
-import { getJson, postSnapshot, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { disposeMaster, getJson, postSnapshot, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 let master: RunningMaster | undefined
 afterEach(async () => {
-  await master?.stop()
-  if (master) removeDb(master.dbPath)
-  master = undefined
+  master = await disposeMaster(master)
 })
 
 async function post(clusterId: string, nodes: [string, number][]) {

@@ -1,15 +1,13 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { resolveRange } from '../src/metrics/range'
 import { historyTiers } from '../src/storage/tiers'
-import { getJson, postSnapshot, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
+import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 const HOUR = 3_600_000
 let master: RunningMaster | undefined
 afterEach(async () => {
-  await master?.stop()
-  if (master) removeDb(master.dbPath)
-  master = undefined
+  master = await disposeMaster(master)
 })
 
 async function post(node: string, ts: number, cpu: number, clusterId = 'c') {

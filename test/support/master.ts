@@ -83,3 +83,10 @@ export function useMaster(env: Record<string, string> = {}): RunningMaster {
     },
   })
 }
+
+/** Stops a master a test started itself and removes its database; gives undefined to reset the variable. */
+export async function disposeMaster(master: RunningMaster | undefined): Promise<undefined> {
+  await master?.stop()
+  if (master) removeDb(master.dbPath)
+  return undefined
+}
