@@ -1,3 +1,4 @@
+import { sendSnapshot } from '../src/agent/send'
 import type { Request } from './workload'
 
 export interface LoadResult {
@@ -9,11 +10,7 @@ export interface LoadResult {
 }
 
 export function post(ingest: string, request: Request): Promise<Response> {
-  return fetch(`${ingest}/agent/snapshot`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-cluster-id': request.clusterId },
-    body: request.body,
-  })
+  return sendSnapshot(ingest, request.clusterId, request.body)
 }
 
 /** Sends every request, `concurrency` at a time, as fast as they are answered. */

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import { parseDuration } from '../config/parse'
 import { NodeCollector } from './collector'
 import { hostAt } from './host'
+import { sendSnapshot } from './send'
 
 const { values: args } = parseArgs({
   options: {
@@ -34,15 +35,8 @@ const url = `${args.master.replace(/\/$/, '')}/agent/snapshot`
 async function post(): Promise<void> {
   const snapshot = collector.collect()
   const body = JSON.stringify({ cluster_id: args.cluster, fetched_at: new Date().toISOString(), node_metrics: { [args.node]: snapshot } })
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'content-encoding': 'gzip',
-      'x-cluster-id': args.cluster,
-      ...(args.token ? { authorization: `Bearer ${args.token}` } : {}),
-    },
-    body: Bun.gzipSync(Buffer.from(body)),
+  const response = await sendSnapshot(args.master, args.cluster, Bun.gzipSync(Buffer.from(body)), {
+    token: args.token,
     signal: AbortSignal.timeout(Math.max(10_000, intervalMs)),
   })
   const text = await response.text()

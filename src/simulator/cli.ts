@@ -3,6 +3,7 @@
  * cluster, with a progress line (sent, acknowledged, errors, latency percentiles).
  */
 import { parseArgs } from 'node:util'
+import { sendSnapshot } from '../agent/send'
 import { parseDuration } from '../config/parse'
 import { clusterBody, fleet } from './fleet'
 import { percentile } from './stats'
@@ -38,14 +39,7 @@ async function agent(cluster: (typeof clusters)[number], offsetMs: number): Prom
     const started = performance.now()
     stats.sent++
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json', 'content-encoding': 'gzip', 'x-cluster-id': cluster.clusterId,
-          ...(args.token ? { authorization: `Bearer ${args.token}` } : {}),
-        },
-        body,
-      })
+      const response = await sendSnapshot(args.master, cluster.clusterId, body, { token: args.token })
       const text = await response.text()
       if (response.status === 200) stats.acknowledged++
       else {
