@@ -1,3 +1,4 @@
+import { FIGURES } from '../src/model/figures'
 import { openWriteConnection } from '../src/storage/connection'
 import { MetricsWriter } from '../src/storage/metrics-writer'
 import { roundRows, workload } from './workload'
@@ -16,11 +17,15 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
   const load = workload(nodes, nodes, clusterPrefix)
   writer.write(roundRows(load, Date.now() - 60_000))
   const ids = db.query<{ id: number }, []>('SELECT id FROM node_metrics_latest ORDER BY id').all()
-  const insertInto = (table: string, samples: number) =>
-    db.query(
-      `INSERT OR IGNORE INTO ${table} (node_id, timestamp, samples, cpu, mem, disk, temp, net_rx, net_tx, cpu_max, mem_max, disk_max, temp_max, net_rx_max, net_tx_max)
-       VALUES (?1, ?2, ${samples}, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`,
+  const columns = FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])
+  const insertInto = (table: string, samples: number) => {
+    const statement = db.query(
+      `INSERT OR IGNORE INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
+       VALUES (${Array.from({ length: columns.length + 3 }, (_, index) => `?${index + 1}`).join(', ')})`,
     )
+    return (id: number, ts: number, averages: number[], peaks: number[]) =>
+      statement.run(id, ts, samples, ...averages.flatMap((average, index) => [average * samples, samples, peaks[index]!]))
+  }
   const insert = insertInto('node_metrics_history', 60)
   const insertHourly = insertInto('node_metrics_history_hourly', 720)
   const now = Math.floor(Date.now() / 1000 / BUCKET_S) * BUCKET_S
@@ -31,12 +36,14 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
       const day = Math.sin((2 * Math.PI * ts) / DAY_S + id)
       const noise = Math.sin(ts / 977 + id * 13)
       const cpu = 3000 + 2000 * day + 500 * noise
+      // Stored (scaled) averages in registry order: cpu, mem, disk, temp, net rx/tx, disk read/write, load.
       const averages = [Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + (ts - first) / DAY_S), Math.round(400 + cpu / 30),
-        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day))]
+        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day)), Math.round(5e5 * (1.1 + noise)),
+        Math.round(1.5e6 * (1.2 + day)), Math.round(cpu / 12)]
       // Peaks above the averages by a varying margin, as spikes are.
       const peaks = averages.map((value, index) => Math.round(value * (1.05 + 0.3 * Math.abs(Math.sin(ts / 613 + index)))))
-      insert.run(id, ts, ...averages, ...peaks)
-      if (ts % 3600 === 0) insertHourly.run(id, ts, ...averages, ...peaks)
+      insert(id, ts, averages, peaks)
+      if (ts % 3600 === 0) insertHourly(id, ts, averages, peaks)
       points++
     }
   })

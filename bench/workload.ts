@@ -1,4 +1,5 @@
-import { deriveFigures } from '../src/metrics/derive'
+import { deriveFigures } from '../src/figures/derive'
+import { DEFAULT_NET_EXCLUDE } from '../src/figures/network'
 import type { NodeRow } from '../src/storage/node-rows'
 import { fleet } from '../src/simulator/fleet'
 
@@ -25,11 +26,18 @@ export function workload(totalNodes: number, perSnapshot: number, prefix = ''): 
         name: node.name,
         head: json.slice(0, hole.index + '"timestamp":'.length),
         tail: json.slice(hole.index + hole[0].length),
-        row: { cluster: `${prefix}${clusterId}`, node: node.name, ...deriveFigures(snapshot) },
+        row: rowFigures(`${prefix}${clusterId}`, node.name, snapshot),
       }
     }),
   }))
   return { clusters, nodeCount: clusters.length * perSnapshot }
+}
+
+const settings = { netExclude: new RegExp(DEFAULT_NET_EXCLUDE) }
+
+function rowFigures(cluster: string, node: string, snapshot: Parameters<typeof deriveFigures>[0]): Omit<NodeRow, 'ts' | 'json'> {
+  const { values, extras } = deriveFigures(snapshot, settings)
+  return { cluster, node, values, ...extras }
 }
 
 export interface Request {

@@ -75,7 +75,7 @@ export async function startMaster(config: Config): Promise<Master> {
       toIngest: (message) => ingest?.send(message),
       toWriter: (message) => writer.post(message),
     },
-    { writeQueueLimit: config.writeQueueLimit },
+    { writeQueueLimit: config.writeQueueLimit, accept: { netExclude: new RegExp(config.netExclude) } },
   )
   const status = new FleetStatus(hub, { staleAfterMs: config.staleAfterMs, agentExpireMs: config.agentExpireMs })
   metrics = new PrometheusMetrics({ reader, status, dbPath: config.dbPath, writeQueueRows: () => hub!.writeQueueRows })
@@ -102,10 +102,13 @@ export async function startMaster(config: Config): Promise<Master> {
       maxBodyBytes: config.maxBodyBytes,
       maxClockSkewMs: config.maxClockSkewMs,
       agentTokens: [...config.agentTokens],
+      agentNetworks: config.agentNetworks,
+      netExclude: config.netExclude,
     }
     const onIngestMessage = (message: IngestToHub) => {
       if (message.type === 'snapshot') metrics!.snapshotReceived()
       if (message.type === 'rejections') metrics!.rejections(message.counts)
+      if (message.type === 'dropped') metrics!.dropped(message.counts)
       hub!.onIngest(message)
     }
     // A dead ingest thread would leave agents with a closed port: start another on the same port.

@@ -40,6 +40,7 @@ describe('collector on fixture samples 5 s apart', () => {
   let current = hostAt(join(FIXTURES, 't0'))
   const host: Host = {
     read: (path) => current.read(path),
+    exists: (path) => current.exists(path),
     list: (dir) => current.list(dir),
     statfs: (mount) => current.statfs(mount),
     addresses: () => current.addresses(),
@@ -65,7 +66,8 @@ describe('collector on fixture samples 5 s apart', () => {
 
   test('network: the reset rx counter has no rate this interval, tx does', () => {
     const eth0 = second.networks!.find((nic) => nic.interface === 'eth0')!
-    expect(eth0).toMatchObject({ status: 'up', speed: 10000, mtu: 1400, tx_rate: 1000 })
+    expect(eth0).toMatchObject({ status: 'up', speed: 10000, mtu: 1400, tx_rate: 1000, physical: true })
+    expect(second.networks!.find((nic) => nic.interface === 'lo')!.physical).toBe(false)
     expect(eth0.rx_rate).toBeUndefined()
   })
 

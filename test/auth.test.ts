@@ -26,7 +26,7 @@ describe('agent and API tokens', () => {
   test("a cluster's token cannot write another cluster, by header or by body", async () => {
     const byHeader = await post('beta', bearer('tok-alpha'))
     expect(byHeader.status).toBe(403)
-    expect(await byHeader.json()).toEqual({ error: 'forbidden', message: 'this token may not write cluster "beta"' })
+    expect(await byHeader.json()).toEqual({ error: 'forbidden', message: 'this agent may not write cluster "beta"' })
     expect((await post('beta', bearer('tok-alpha'), undefined)).status).toBe(403)
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toEqual([])
     expect(master.hub.clusterCount).toBe(0)

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+import { FIGURES } from '../src/model/figures'
 
 const HOUR = 3_600_000
 let master: RunningMaster | undefined
@@ -46,10 +47,8 @@ describe('latest and history', () => {
     expect(body.history.map((point: { timestamp: number }) => point.timestamp)).toEqual([bucket, bucket + 1_000, bucket + 3_000])
     expect(body.history.map((point: { cpu_usage: number }) => point.cpu_usage)).toEqual([30, 40, 50])
     expect(body.history.map((point: { cpu_usage_max: number }) => point.cpu_usage_max)).toEqual([60, 40, 50])
-    expect(Object.keys(body.history[0]).sort()).toEqual([
-      'cpu_usage', 'cpu_usage_max', 'disk_usage', 'disk_usage_max', 'mem_usage', 'mem_usage_max', 'net_rx_bytes_ps',
-      'net_rx_bytes_ps_max', 'net_tx_bytes_ps', 'net_tx_bytes_ps_max', 'temperature', 'temperature_max', 'timestamp',
-    ])
+    // Every figure of the registry, with its peak.
+    expect(Object.keys(body.history[0])).toEqual(['timestamp', ...FIGURES.flatMap((figure) => [figure.field, `${figure.field}_max`])])
     // No second row for a bucket, in the file itself.
     const counts = readDb<{ n: number; buckets: number }>(
       master.dbPath, 'SELECT COUNT(*) AS n, COUNT(DISTINCT timestamp) AS buckets FROM node_metrics_history')
@@ -71,9 +70,9 @@ describe('latest and history', () => {
     const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)
     expect(body.history).toEqual([{
       timestamp: bucket, cpu_usage: 33.34, mem_usage: 47.13, disk_usage: 71.24, temperature: 58.5,
-      net_rx_bytes_ps: 1235, net_tx_bytes_ps: 99,
+      net_rx_bytes_ps: 1235, net_tx_bytes_ps: 99, disk_read_bytes_ps: 1000, disk_write_bytes_ps: 2000, load_1: 0.5,
       cpu_usage_max: 33.35, mem_usage_max: 47.13, disk_usage_max: 71.24, temperature_max: 58.5,
-      net_rx_bytes_ps_max: 1235, net_tx_bytes_ps_max: 99,
+      net_rx_bytes_ps_max: 1235, net_tx_bytes_ps_max: 99, disk_read_bytes_ps_max: 1000, disk_write_bytes_ps_max: 2000, load_1_max: 0.5,
     }])
   })
 
@@ -101,7 +100,7 @@ describe('latest and history', () => {
     expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_history')).toHaveLength(2)
     // Buckets start up to 1 s before their snapshot: from 1 s on the first is over 5 s old, and the
     // second stays under 5 s old for at least 4 s. Cleanup ticks every 200 ms.
-    const cpus = () => readDb<{ cpu: number }>(master!.dbPath, 'SELECT cpu FROM node_metrics_history').map((row) => row.cpu)
+    const cpus = () => readDb<{ cpu: number }>(master!.dbPath, 'SELECT cpu_sum AS cpu FROM node_metrics_history').map((row) => row.cpu)
     const deadline = Date.now() + 3_000
     while (cpus().length > 1 && Date.now() < deadline) await Bun.sleep(50)
     expect(cpus()).toEqual([200]) // stored as % × 100

@@ -3,10 +3,10 @@ import type { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deriveFigures } from '../src/metrics/derive'
 import { openWriteConnection } from '../src/storage/connection'
 import { MetricsWriter } from '../src/storage/metrics-writer'
 import type { NodeRow } from '../src/storage/node-rows'
+import { rowOf } from './support/rows'
 import { nodeSnapshot } from './support/snapshots'
 
 let dir: string
@@ -24,16 +24,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const row = (node: string, ts: number, cpu: number): NodeRow => {
-  const snapshot = nodeSnapshot(node, ts, { cpu })
-  return { cluster: 'c', node, ts, json: Buffer.from(JSON.stringify(snapshot)), ...deriveFigures(snapshot) }
-}
+const row = (node: string, ts: number, cpu: number): NodeRow => rowOf('c', nodeSnapshot(node, ts, { cpu }))
 
 test('migrations set the schema version and are idempotent', () => {
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 2 })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 3 })
   expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
   new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: SECOND, retentionHourlyMs: SECOND })
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 2 })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 3 })
 })
 
 test('a node seen several times in one transaction: latest is the newest, every snapshot counts into its bucket', () => {
@@ -41,8 +38,8 @@ test('a node seen several times in one transaction: latest is the newest, every 
   writer.write([row('n1', base + 1, 10), row('n1', base + 3, 30), row('n1', base + 2, 99), row('n1', base + 5, 50)])
   expect(db.query('SELECT timestamp, cpu FROM node_metrics_latest').all()).toEqual([{ timestamp: base + 5, cpu: 50 }])
   // base+2 arrived after base+3: it is older than what the node already had, so it is dropped.
-  expect(db.query('SELECT timestamp, samples, cpu FROM node_metrics_history').all()).toEqual([
-    { timestamp: base / 1000, samples: 3, cpu: 3000 }, // seconds; % × 100
+  expect(db.query('SELECT timestamp, samples, cpu_sum, cpu_n, cpu_max FROM node_metrics_history').all()).toEqual([
+    { timestamp: base / 1000, samples: 3, cpu_sum: 9000, cpu_n: 3, cpu_max: 5000 }, // seconds; % × 100
   ])
 })
 

@@ -16,7 +16,7 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
   test('a gzipped 3-node snapshot is acknowledged only once it is in SQLite', async () => {
     const response = await postSnapshot(master.ingest, clusterSnapshot('prod', nodes), { clusterId: 'prod' })
     expect(response.status).toBe(200)
-    expect(await response.json()).toEqual({ status: 'ok' })
+    expect(await response.json()).toEqual({ status: 'ok', nodes: 3 })
     // Read the file directly, right after the 200: the commit must already be there.
     const rows = readDb<{ node_name: string; snapshot: Uint8Array }>(
       master.dbPath,
@@ -58,20 +58,20 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(missing.body).toEqual({ error: 'node_not_found', message: expect.stringContaining('nope') })
   })
 
-  test('an unknown cluster has no nodes and a zeroed summary', async () => {
+  test('an unknown cluster has no nodes: counts and totals are 0, averages and maxima null (there are none)', async () => {
     const { status, body } = await getJson(`${master.api}/api/v2/clusters/elsewhere/node-metrics`)
     expect(status).toBe(200)
     expect(body).toEqual({
       nodes: {},
       node_status: {},
       summary: {
-        metrics_nodes: 0, online_nodes: 0, stale_nodes: 0, avg_cpu: 0, avg_memory: 0, max_temp: 0, max_temp_node: '', max_disk: 0, max_disk_node: '',
-        max_disk_mount: '', warning_nodes: 0, total_cores: 0, total_mem_bytes: 0, used_mem_bytes: 0,
+        metrics_nodes: 0, online_nodes: 0, stale_nodes: 0, avg_cpu: null, avg_memory: null, max_temp: null, max_temp_node: null,
+        max_disk: null, max_disk_node: null, max_disk_mount: null, warning_nodes: 0, total_cores: 0, total_mem_bytes: 0, used_mem_bytes: 0,
       },
     })
   })
 
-  test('the history point is in the seed shape: primary disk, rates over up non-loopback interfaces', async () => {
+  test('the history point is in the seed shape: primary disk, rates over up physical interfaces, load', async () => {
     const { body } = await getJson(`${master.api}/api/v2/clusters/prod/node-metrics/worker-1/history?hours=1`)
     expect(body.node_name).toBe('worker-1')
     expect(body.hours).toBe(1)
@@ -85,8 +85,12 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
         temperature: 70,
         net_rx_bytes_ps: 1000, // eth0 only: lo is loopback, eth1 is down
         net_tx_bytes_ps: 500,
+        disk_read_bytes_ps: 1000, // the primary disk's I/O
+        disk_write_bytes_ps: 2000,
+        load_1: 0.5,
         // one snapshot in the bucket: its peak is itself
         cpu_usage_max: 85, mem_usage_max: 40, disk_usage_max: 40, temperature_max: 70, net_rx_bytes_ps_max: 1000, net_tx_bytes_ps_max: 500,
+        disk_read_bytes_ps_max: 1000, disk_write_bytes_ps_max: 2000, load_1_max: 0.5,
       },
     ])
   })

@@ -35,7 +35,7 @@ describe('stale nodes', () => {
   })
 
   test('by default the threshold is 3 × the observed agent interval, at least 15 s', () => {
-    const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100 })
+    const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
     const status = new FleetStatus(hub, { staleAfterMs: undefined, agentExpireMs: 45_000 })
     const snapshot = (at: number, request: number) => hub.onIngest({
       type: 'snapshot', request, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,

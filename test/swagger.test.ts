@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test'
+import { FIGURES } from '../src/model/figures'
 import { getJson, useMaster } from './support/master'
 
 const master = useMaster()
@@ -13,6 +14,9 @@ test('/swagger/json documents every route with its parameters and response schem
     '/api/v2/clusters/{clusterId}/node-metrics',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history',
+    '/api/v2/node-metrics',
+    '/api/v2/node-metrics/{nodeName}',
+    '/api/v2/node-metrics/{nodeName}/history',
     '/healthz',
     '/metrics',
   ])
@@ -30,7 +34,13 @@ test('/swagger/json documents every route with its parameters and response schem
   const detail = schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}')
   expect(Object.keys(detail.properties)).toEqual(expect.arrayContaining(['node_name', 'timestamp', 'cpu', 'memory', 'disks',
     'networks', 'temperature', 'processes', 'psi']))
-  expect(Object.keys(detail.properties.disks.items.properties)).toContain('io_util')
+  // Groups and lists may be null (Go's nil): documented as "the object, or null".
+  const orNull = (schema: any) => {
+    expect(schema.anyOf[1]).toEqual({ type: 'null' })
+    return schema.anyOf[0]
+  }
+  expect(Object.keys(orNull(detail.properties.disks).items.properties)).toContain('io_util')
+  expect(orNull(detail.properties.cpu).properties.usage_percent).toMatchObject({ type: 'number', nullable: true })
   expect(schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}', '404').required).toEqual(['error', 'message'])
 
   const history = paths['/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history'].get
@@ -41,10 +51,12 @@ test('/swagger/json documents every route with its parameters and response schem
   expect(parameterNames(history)).toEqual(['clusterId', 'end', 'hours', 'max_points', 'nodeName', 'start', 'step'])
   const historySchema = history.responses['200'].content['application/json'].schema
   expect(Object.keys(historySchema.properties)).toEqual(expect.arrayContaining(['start', 'end', 'step', 'tier', 'points', 'history']))
-  expect(Object.keys(historySchema.properties.history.items.properties)).toEqual([
-    'timestamp', 'cpu_usage', 'cpu_usage_max', 'mem_usage', 'mem_usage_max', 'disk_usage', 'disk_usage_max',
-    'temperature', 'temperature_max', 'net_rx_bytes_ps', 'net_rx_bytes_ps_max', 'net_tx_bytes_ps', 'net_tx_bytes_ps_max',
-  ])
+  // The registry's figures, each with its peak, and documented as nullable (a bucket without a sample of it).
+  const pointProperties = historySchema.properties.history.items.properties
+  expect(Object.keys(pointProperties)).toEqual(['timestamp', ...FIGURES.flatMap((figure) => [figure.field, `${figure.field}_max`])])
+  expect(Object.keys(pointProperties)).toEqual(expect.arrayContaining(['disk_read_bytes_ps', 'disk_write_bytes_ps', 'load_1']))
+  expect(pointProperties.temperature).toMatchObject({ type: 'number', nullable: true })
+  expect(list.properties.summary.properties.max_temp).toMatchObject({ type: 'number', nullable: true })
   const fleet = paths['/api/v2/clusters/{clusterId}/history'].get
   expect(parameterNames(fleet)).toEqual(['clusterId', 'end', 'hours', 'max_points', 'metric', 'start', 'step'])
   expect(Object.keys(fleet.responses['200'].content['application/json'].schema.properties.nodes.additionalProperties?.items?.properties

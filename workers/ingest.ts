@@ -21,13 +21,15 @@ const outbox = new Mailbox<IngestToHub>(
 )
 const send = (message: IngestToHub) => outbox.send(message)
 
-/** Rejections are counted here and reported once a second, not one message per bad request. */
+/** Rejections and dropped figures are counted here and reported once a second, not one message per request. */
 const REPORT_INTERVAL_MS = 1_000
 let rejections: Record<string, number> = {}
+let dropped: Record<string, Record<string, number>> = {}
 setInterval(() => {
-  if (Object.keys(rejections).length === 0) return
-  send({ type: 'rejections', counts: rejections })
+  if (Object.keys(rejections).length > 0) send({ type: 'rejections', counts: rejections })
+  if (Object.keys(dropped).length > 0) send({ type: 'dropped', counts: dropped })
   rejections = {}
+  dropped = {}
 }, REPORT_INTERVAL_MS)
 
 function start(message: Extract<HubToIngest, { type: 'start' }>): void {
@@ -40,6 +42,12 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
       }),
     heartbeat: (clusterId, at) => send({ type: 'heartbeat', clusterId, at }),
     rejected: (code) => void (rejections[code] = (rejections[code] ?? 0) + 1),
+    dropped: (drops) => {
+      for (const { field, reason } of drops) {
+        const reasons = (dropped[field] ??= {})
+        reasons[reason] = (reasons[reason] ?? 0) + 1
+      }
+    },
   })
   try {
     app.listen({ hostname: message.host, port: message.port, // Only a backstop: the body reader answers an oversized body itself, with a JSON error.

@@ -133,6 +133,9 @@ export class NodeCollector {
         ip_address: addresses.get(name),
         mac_address: sys('address'),
         status: sys('operstate'),
+        // Backed by a device (a NIC, a virtio function) rather than software (lo, bridges, veths,
+        // tunnels, bonds): the master sums these for the node's network rate.
+        physical: this.host.exists(`sys/class/net/${name}/device`),
         speed: speed > 0 ? speed : undefined,
         mtu: mtu > 0 ? mtu : undefined,
         rx_bytes: now.rxBytes,

@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync, statfsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 
 /** What the collector reads of a machine. The real one is the live host; tests use a fixture tree. */
 export interface Host {
   read(path: string): string | undefined
+  /** whether a file, directory or link exists (e.g. sys/class/net/eth0/device) */
+  exists(path: string): boolean
   list(dir: string): string[]
   statfs(mountPoint: string): { total: number; free: number; available: number } | undefined
   /** IPv4 address per interface, where known */
@@ -22,6 +24,7 @@ export function hostAt(root = '/'): Host {
         return undefined
       }
     },
+    exists: (path) => existsSync(at(path)),
     list: (dir) => {
       try {
         return readdirSync(at(dir))

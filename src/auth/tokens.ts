@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { HttpError } from '../http/errors'
+import { AgentNetworks } from './networks'
 
 /** Any cluster, in AGENT_TOKENS (`*=token`). */
 export const ANY_CLUSTER = '*'
@@ -44,32 +45,51 @@ export function bearerToken(authorization: string | null, realm: string): string
 const unauthorized = (realm: string) =>
   new HttpError(401, 'unauthorized', `the token is not valid (${realm})`, { 'www-authenticate': `Bearer realm="${realm}"` })
 
-/** AGENT_TOKENS: which clusters a token may write. Empty: no agent auth (loopback only, see config). */
+/**
+ * Agent auth: AGENT_TOKENS (which clusters a token may write) and AGENT_ALLOW_NETWORKS (source
+ * networks admitted without a token, for agents that cannot send one). Neither set: no agent
+ * auth, which the configuration allows only on a loopback HOST.
+ */
 export class AgentAuth {
   private readonly tokens: TokenSet<string>
 
-  constructor(clusterTokens: Iterable<[cluster: string, tokens: string[]]>) {
+  constructor(
+    clusterTokens: Iterable<[cluster: string, tokens: string[]]>,
+    private readonly networks: AgentNetworks = new AgentNetworks([]),
+  ) {
     const pairs: [string, string][] = []
     for (const [cluster, tokens] of clusterTokens) for (const token of tokens) pairs.push([token, cluster])
     this.tokens = new TokenSet(pairs)
   }
 
   get enabled(): boolean {
-    return this.tokens.size > 0
+    return this.tokens.size > 0 || this.networks.enabled
   }
 
-  /** The clusters the request's token may write (401 when it has none), or undefined when auth is off. */
-  authenticate(authorization: string | null): Set<string> | undefined {
+  /**
+   * The clusters the request may write, or undefined when agent auth is off. A token, when
+   * tokens are configured and one is sent, decides (a wrong one is 401 wherever it comes from);
+   * otherwise the source address must be in AGENT_ALLOW_NETWORKS.
+   */
+  authenticate(authorization: string | null, address?: string): Set<string> | undefined {
     if (!this.enabled) return undefined
-    const clusters = this.tokens.match(bearerToken(authorization, 'agents'))
-    if (clusters.length === 0) throw unauthorized('agents')
-    return new Set(clusters)
+    if (this.tokens.size > 0 && (authorization !== null || !this.networks.enabled)) {
+      const clusters = this.tokens.match(bearerToken(authorization, 'agents'))
+      if (clusters.length === 0) throw unauthorized('agents')
+      return new Set(clusters)
+    }
+    const clusters = this.networks.clustersFor(address)
+    if (clusters.size > 0) return clusters
+    const how = this.tokens.size > 0 ? 'send "Authorization: Bearer <token>" or connect from AGENT_ALLOW_NETWORKS' : 'connect from AGENT_ALLOW_NETWORKS'
+    throw new HttpError(401, 'unauthorized', `${how}: ${address ?? 'this address'} is not in it (agents)`, {
+      'www-authenticate': 'Bearer realm="agents"',
+    })
   }
 
   /** 403 when a valid token of one cluster tries to write another. */
   static authorize(clusters: Set<string> | undefined, clusterId: string): void {
     if (!clusters || clusters.has(ANY_CLUSTER) || clusters.has(clusterId)) return
-    throw new HttpError(403, 'forbidden', `this token may not write cluster "${clusterId}"`)
+    throw new HttpError(403, 'forbidden', `this agent may not write cluster "${clusterId}"`)
   }
 }
 

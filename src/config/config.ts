@@ -1,3 +1,5 @@
+import { parseAgentNetworks } from '../auth/networks'
+import { DEFAULT_NET_EXCLUDE } from '../figures/network'
 import { parseAgentTokens, parseCount, parseDuration, parseFlag, parsePort, parseSize, parseTokenList } from './parse'
 
 /** The master's settings (DESIGN §7). Durations are milliseconds, sizes bytes. */
@@ -17,6 +19,10 @@ export interface Config {
   maxClockSkewMs: number
   writeQueueLimit: number
   agentTokens: Map<string, string[]>
+  /** AGENT_ALLOW_NETWORKS as [cluster ("*": any), CIDR] pairs */
+  agentNetworks: [string, string][]
+  /** NET_EXCLUDE: a regular expression source; interfaces whose name matches are not physical */
+  netExclude: string
   apiTokens: string[]
   /** ALLOW_INSECURE=1: serve a non-loopback HOST without tokens (warned about loudly at start) */
   allowInsecure: boolean
@@ -51,6 +57,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
     writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
+    agentNetworks: read('AGENT_ALLOW_NETWORKS', '', parseAgentNetworks),
+    netExclude: read('NET_EXCLUDE', DEFAULT_NET_EXCLUDE, parseNetExclude),
     apiTokens: read('API_TOKENS', '', parseTokenList),
     allowInsecure: read('ALLOW_INSECURE', '0', parseFlag),
   }
@@ -71,7 +79,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (missing.length > 0 && !config.allowInsecure) {
     throw new ConfigError(
       `${missing.join(', ')}: HOST ${config.host} is not loopback, so tokens are required. ` +
-        'Set AGENT_TOKENS=cluster=token,… (or *=token for any cluster) and API_TOKENS=token,…, ' +
+        'Set AGENT_TOKENS=cluster=token,… (or *=token for any cluster) or AGENT_ALLOW_NETWORKS=10.0.0.0/8,… ' +
+        'and API_TOKENS=token,…, ' +
         'or ALLOW_INSECURE=1 to serve without them.',
     )
   }
@@ -82,11 +91,22 @@ export function loadConfig(env: Env = process.env): Config {
 export function missingTokens(config: Config): string[] {
   if (isLoopback(config.host)) return []
   return [
-    ...(config.agentTokens.size === 0 ? ['AGENT_TOKENS'] : []),
+    ...(config.agentTokens.size === 0 && config.agentNetworks.length === 0 ? ['AGENT_TOKENS'] : []),
     ...(config.apiTokens.length === 0 ? ['API_TOKENS'] : []),
   ]
 }
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/** "none" excludes no interface; anything else must be a valid regular expression. */
+function parseNetExclude(text: string): string {
+  if (text === 'none') return '(?!)'
+  try {
+    new RegExp(text)
+  } catch (error) {
+    throw new Error(`not a valid regular expression: ${(error as Error).message}`)
+  }
+  return text
 }

@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { FIGURES } from '../model/figures'
 
 const STATIC = join(import.meta.dir, 'static')
 const fromPackage = (specifier: string) => Bun.resolveSync(specifier, import.meta.dir)
@@ -36,8 +37,15 @@ const SWAGGER_PAGE = `<!doctype html>
 
 const html = (body: string) => new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } })
 
+/** The figure registry as the dashboard needs it: its charts are drawn from the same list. */
+const figuresModule = () =>
+  `export const FIGURES = ${JSON.stringify(FIGURES.map(({ field, unit, description, chart }) => ({ field, unit, description, chart })))}\n`
+
 export function dashboardRoutes() {
-  const files = Object.fromEntries(Object.entries(ASSETS).map(([name, asset]) => [name, { ...asset, bytes: readFileSync(asset.path) }]))
+  const files: Record<string, { type: string; bytes: Uint8Array }> = Object.fromEntries(
+    Object.entries(ASSETS).map(([name, asset]) => [name, { type: asset.type, bytes: readFileSync(asset.path) }]),
+  )
+  files['figures.js'] = { type: 'text/javascript', bytes: new TextEncoder().encode(figuresModule()) }
   const index = readFileSync(join(STATIC, 'index.html'), 'utf8')
   return new Elysia({ name: 'dashboard' })
     .get('/', () => html(index), { detail: { hide: true } })

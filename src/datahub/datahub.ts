@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib'
-import { acceptSnapshot } from '../ingest/snapshot'
+import { acceptSnapshot, type AcceptSettings } from '../ingest/snapshot'
 import type { HubToIngest, IngestToHub } from '../messages/ingest'
 import type { HubToWriter, WriterToHub } from '../messages/writer'
 
@@ -33,6 +33,8 @@ export interface HubPorts {
 export interface HubSettings {
   /** node rows handed to the writer and not yet confirmed, at most; past it agents get 503 */
   writeQueueLimit: number
+  /** how rows are derived again from held envelopes after a writer restart (as the ingest thread does) */
+  accept: Omit<AcceptSettings, 'maxClockSkewMs'>
 }
 
 interface Waiting {
@@ -89,9 +91,14 @@ export class DataHub {
 
   /** The newest envelope of a cluster as JSON text, as the agent sent it. */
   envelopeText(clusterId: string): string | undefined {
+    const bytes = this.envelopeBytes(clusterId)
+    return bytes && new TextDecoder().decode(bytes)
+  }
+
+  private envelopeBytes(clusterId: string): Uint8Array | undefined {
     const snapshot = this.clusters.get(clusterId)?.snapshot
     if (!snapshot) return undefined
-    return new TextDecoder().decode(snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope)
+    return snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope
   }
 
   onIngest(message: IngestToHub): void {
@@ -135,7 +142,8 @@ export class DataHub {
     this.epoch++
     for (const [clusterId, { snapshot }] of this.clusters) {
       if (!snapshot || snapshot.nodes === 0) continue
-      const { rows } = acceptSnapshot(this.envelopeText(clusterId)!, clusterId, { maxClockSkewMs: Infinity })
+      const bytes = this.envelopeBytes(clusterId)!
+      const { rows } = acceptSnapshot({ text: new TextDecoder().decode(bytes), bytes }, clusterId, { ...this.settings.accept, maxClockSkewMs: Infinity })
       const batch = this.nextBatch++
       if (this.ports.toWriter({ type: 'write', batch, rows })) this.resent.add(batch)
     }

@@ -13,6 +13,8 @@ import type { MetricsReader } from '../storage/metrics-reader'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
 import { dashboardRoutes } from '../dashboard/routes'
+import { atlhyperHistory, atlhyperNodeList, atlhyperSummary } from './atlhyper'
+import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery } from '../model/atlhyper'
 
 export interface GatewayDeps {
   reader: MetricsReader
@@ -63,7 +65,11 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
             version: '1.0.0',
             description: 'Latest node metrics, cluster summaries and trend history pushed by cluster agents.',
           },
-          tags: [{ name: 'node-metrics' }, { name: 'health' }],
+          tags: [
+            { name: 'node-metrics' },
+            { name: 'atlhyper', description: "AtlHyper's own read routes, in its shapes: a team moving from AtlHyper's master keeps its web UI" },
+            { name: 'health' },
+          ],
           components: {
             securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'one of API_TOKENS, when set' } },
           },
@@ -215,6 +221,49 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           security,
           summary: 'One metric of every node of a cluster, for the fleet overview chart',
           description: 'The same ranges and buckets as a node history, e.g. `?metric=cpu_usage&hours=24&max_points=300`.',
+        },
+      },
+    )
+    .get(
+      '/api/v2/node-metrics',
+      ({ query }) => {
+        const figures = reader.listFigures(query.cluster_id)
+        const statusOf = status.nodeStatus(query.cluster_id)
+        const summary = atlhyperSummary(figures, (row) => statusOf(row.node_name, row.timestamp) === 'stale')
+        return atlhyperNodeList(summary, reader.listSnapshots(query.cluster_id))
+      },
+      {
+        query: AtlHyperQuery,
+        response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody },
+        detail: { tags: ['atlhyper'], security, summary: "Every node's latest metrics with AtlHyper's cluster summary (nodes as an array)" },
+      },
+    )
+    .get(
+      '/api/v2/node-metrics/:nodeName',
+      ({ params, query }) => jsonTextResponse(findNode(reader, query.cluster_id, params.nodeName).snapshot),
+      {
+        params: t.Object({ nodeName: Name }),
+        query: AtlHyperQuery,
+        response: { 200: NodeMetricsSnapshot, ...errors },
+        detail: { tags: ['atlhyper'], security, summary: 'Latest metrics of one node (AtlHyper route)' },
+      },
+    )
+    .get(
+      '/api/v2/node-metrics/:nodeName/history',
+      ({ params, query }) => {
+        const node = findNode(reader, query.cluster_id, params.nodeName)
+        const range = resolveRange({ hours: query.hours }, tiers)
+        const points = reader.history(node.id, range.tier, range.fromS, range.toS, range.widthS)
+        return atlhyperHistory(params.nodeName, range.startMs, range.endMs, points)
+      },
+      {
+        params: t.Object({ nodeName: Name }),
+        query: AtlHyperHistoryQuery,
+        response: { 200: AtlHyperHistory, ...errors },
+        detail: {
+          tags: ['atlhyper'],
+          security,
+          summary: "Trend points of one node in AtlHyper's MetricsDataPoint shape (every SAMPLE_INTERVAL point of the last hours)",
         },
       },
     )

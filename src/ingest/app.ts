@@ -1,34 +1,43 @@
 import { Elysia } from 'elysia'
+import { AgentNetworks } from '../auth/networks'
 import { AgentAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, methodsForPath, renderError } from '../http/errors'
 import { readJsonBody } from './body'
-import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snapshot'
+import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot, type NamedDrop } from './snapshot'
 
 export interface IngestSettings {
   maxBodyBytes: number
   maxClockSkewMs: number
   agentTokens: [string, string[]][]
+  agentNetworks: [string, string][]
+  /** NET_EXCLUDE, a regular expression source */
+  netExclude: string
 }
 
 /** What the ingest routes need from the DataHub: hand over a snapshot and learn whether it was committed. */
 export interface HubLink {
   submit(
-    snapshot: AcceptedSnapshot & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
+    snapshot: Omit<AcceptedSnapshot, 'dropped'> & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
   ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number }>
   heartbeat(clusterId: string, at: number): void
   /** a request was answered with this error code */
   rejected(code: string): void
+  /** an acknowledged snapshot had these figures left out */
+  dropped(drops: readonly NamedDrop[]): void
 }
 
 const HEARTBEAT_MAX_BYTES = 64 * 1024
 const OK = { status: 'ok' } as const
+/** The answer names at most this many dropped figures; the count says how many there were. */
+export const MAX_DROPS_NAMED = 100
 
 /** The agents' port (DESIGN §3). */
 export function ingestApp(settings: IngestSettings, hub: HubLink) {
-  const auth = new AgentAuth(settings.agentTokens)
+  const auth = new AgentAuth(settings.agentTokens, new AgentNetworks(settings.agentNetworks))
+  const accept = { maxClockSkewMs: settings.maxClockSkewMs, netExclude: new RegExp(settings.netExclude) }
   /** 401 before any body is read; 403 as soon as the cluster is known (header first, body fallback). */
-  const admit = (request: Request) => {
-    const clusters = auth.authenticate(request.headers.get('authorization'))
+  const admit = (request: Request, server: { requestIP(request: Request): { address: string } | null } | null) => {
+    const clusters = auth.authenticate(request.headers.get('authorization'), server?.requestIP(request)?.address)
     const header = request.headers.get('x-cluster-id')?.trim()
     if (header) AgentAuth.authorize(clusters, header)
     return (clusterId: string) => AgentAuth.authorize(clusters, clusterId)
@@ -41,11 +50,11 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
     })
     .post(
       '/agent/snapshot',
-      async ({ request }) => {
-        const authorize = admit(request)
+      async ({ request, server }) => {
+        const authorize = admit(request, server)
         const body = await readJsonBody(request, settings.maxBodyBytes)
         const receivedAt = Date.now()
-        const accepted = acceptSnapshot(body.text, request.headers.get('x-cluster-id'), settings, receivedAt)
+        const { dropped, ...accepted } = acceptSnapshot(body, request.headers.get('x-cluster-id'), accept, receivedAt)
         authorize(accepted.clusterId)
         const answer = await hub.submit({ ...accepted, envelope: body.raw, gzipped: body.gzipped, receivedAt })
         if (!answer.ok) {
@@ -53,14 +62,17 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
             'retry-after': String(answer.retryAfterSeconds ?? 1),
           })
         }
-        return jsonResponse(OK)
+        if (dropped.length === 0) return jsonResponse({ ...OK, nodes: accepted.nodes })
+        hub.dropped(dropped)
+        const named = dropped.slice(0, MAX_DROPS_NAMED).map(({ path, reason }) => ({ path, reason }))
+        return jsonResponse({ ...OK, nodes: accepted.nodes, dropped: named, dropped_total: dropped.length })
       },
       { parse: 'none' },
     )
     .post(
       '/agent/heartbeat',
-      async ({ request }) => {
-        const authorize = admit(request)
+      async ({ request, server }) => {
+        const authorize = admit(request, server)
         const { text } = await readJsonBody(request, HEARTBEAT_MAX_BYTES)
         const body = text.trim() === '' ? {} : parseHeartbeat(text)
         const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)

@@ -7,6 +7,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 export interface AgentBody {
   /** the decompressed JSON text */
   text: string
+  /** the decompressed bytes the text was decoded from (nodes are stored as slices of them) */
+  bytes: Uint8Array
   /** the bytes as they came (gzip or not), in a buffer of their own */
   raw: Uint8Array
   gzipped: boolean
@@ -29,7 +31,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   const gzipped = encoding === 'gzip'
   const bytes = gzipped ? gunzipBounded(raw, maxBytes) : raw
   try {
-    return { text: utf8.decode(bytes), raw, gzipped }
+    return { text: utf8.decode(bytes), bytes, raw, gzipped }
   } catch {
     throw new HttpError(400, 'invalid_json', 'the body is not valid UTF-8')
   }

@@ -27,6 +27,8 @@ export type IngestToHub =
   | { type: 'heartbeat'; clusterId: string; at: number }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
+  /** figures left out of acknowledged snapshots since the last report: field → reason → count */
+  | { type: 'dropped'; counts: Record<string, Record<string, number>> }
   | { type: 'stopped' }
 
 /** main thread → ingest thread */
@@ -37,8 +39,12 @@ export type HubToIngest =
       port: number
       maxBodyBytes: number
       maxClockSkewMs: number
-      /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth */
+      /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth by token */
       agentTokens: [string, string[]][]
+      /** AGENT_ALLOW_NETWORKS as [cluster, CIDR] pairs */
+      agentNetworks: [string, string][]
+      /** NET_EXCLUDE, a regular expression source */
+      netExclude: string
     }
   /** the snapshot is committed (ok) or could not be: the agent gets 503 and Retry-After */
   | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number }

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { FIGURES } from '../model/figures'
 import type { MetricsReader } from '../storage/metrics-reader'
 import type { FleetStatus } from './status'
 
@@ -23,6 +24,7 @@ export class PrometheusMetrics {
   private readonly commitSeconds: Histogram
   private readonly cleanupPoints: Counter<'tier'>
   private readonly cleanupNodes: Counter
+  private readonly figuresDropped: Counter<'field' | 'reason'>
 
   constructor(sources: PrometheusSources) {
     const registers = [this.registry]
@@ -41,6 +43,11 @@ export class PrometheusMetrics {
     })
     this.cleanupNodes = new Counter({
       name: 'nmm_cleanup_deleted_nodes_total', help: 'Nodes removed after RETENTION without a snapshot.', registers,
+    })
+    this.figuresDropped = new Counter({
+      name: 'nmm_figures_dropped_total',
+      help: 'Values of acknowledged snapshots left out of the derived figures (out of physical range), by field and reason.',
+      labelNames: ['field', 'reason'], registers,
     })
     new Gauge({
       name: 'nmm_writer_queue_rows', help: 'Node rows handed to the writer and not yet committed.', registers,
@@ -64,6 +71,12 @@ export class PrometheusMetrics {
 
   rejections(counts: Record<string, number>): void {
     for (const [reason, count] of Object.entries(counts)) this.rejected.inc({ reason }, count)
+  }
+
+  dropped(counts: Record<string, Record<string, number>>): void {
+    for (const [field, reasons] of Object.entries(counts)) {
+      for (const [reason, count] of Object.entries(reasons)) this.figuresDropped.inc({ field, reason }, count)
+    }
   }
 
   committed(rows: number, ms: number): void {
@@ -107,12 +120,10 @@ export class PrometheusMetrics {
           }
         },
       })
-    figure('node_cpu_usage_percent', 'CPU usage of the node, %.', (row) => row.cpu)
-    figure('node_memory_usage_percent', 'Memory usage of the node, %.', (row) => row.mem)
+    for (const { key, prometheus } of FIGURES) figure(prometheus.name, prometheus.help, (row) => row[key])
     figure('node_memory_total_bytes', 'Memory of the node, bytes.', (row) => row.mem_total)
     figure('node_memory_used_bytes', 'Memory in use on the node, bytes.', (row) => row.mem_used)
     figure('node_disk_max_usage_percent', 'Usage of the fullest disk of the node, %.', (row) => row.disk_max)
-    figure('node_cpu_temperature_celsius', 'CPU temperature of the node, °C.', (row) => row.temp)
     figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.timestamp / 1000)
     figure('node_online', '1 while the node reports, 0 once it is stale.', (row) => row.online)
   }

@@ -8,7 +8,17 @@ export const ErrorBody = t.Object({
 })
 export type ErrorBody = Static<typeof ErrorBody>
 
-export const AgentAck = t.Object({ status: t.Literal('ok') })
+/** An agent's 200: committed. `nodes` makes a snapshot that carried no node metrics visible. */
+export const AgentAck = t.Object({
+  status: t.Literal('ok'),
+  nodes: Type.Integer({ description: 'node snapshots stored from this request' }),
+  dropped: t.Optional(
+    t.Array(t.Object({ path: t.String({ description: 'JSON path in the body' }), reason: t.String() }), {
+      description: 'values left out of the derived figures (summary, history, /metrics); the snapshots are stored as sent. At most 100 are named',
+    }),
+  ),
+  dropped_total: t.Optional(Type.Integer({ description: 'how many values were left out, named or not' })),
+})
 
 export const Health = t.Object({
   status: t.Union([t.Literal('ok'), t.Literal('degraded')]),

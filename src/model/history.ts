@@ -1,28 +1,30 @@
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
+import { FIGURE_FIELDS, FIGURES, type FigureField } from './figures'
+import { numberOrNull } from './scalars'
 
-const figure = (name: string, unit: string, what: string) => ({
-  [name]: t.Number({ description: `${what}, ${unit}: the bucket's average` }),
-  [`${name}_max`]: t.Number({ description: `${what}, ${unit}: the bucket's peak` }),
-})
+const UNIT_NAMES: Record<string, string> = { '%': '%', '°C': '°C', 'B/s': 'bytes/s', '': 'no unit' }
+
+/** Each registry figure's average and peak: `cpu_usage`, `cpu_usage_max`, … (null: no sample had it). */
+const pointFields = Object.fromEntries(
+  FIGURES.flatMap(({ field, unit, description }) => [
+    [field, numberOrNull(`${description}, ${UNIT_NAMES[unit]}: the bucket's average over the samples that had it`)],
+    [`${field}_max`, numberOrNull(`${description}, ${UNIT_NAMES[unit]}: the bucket's peak`)],
+  ]),
+) as { [K in FigureField | `${FigureField}_max`]: ReturnType<typeof numberOrNull> }
 
 /**
- * One trend point: the bucket's start, and for each key figure the average of every snapshot
- * received in the bucket and its peak (DESIGN §5; the `_max` companions tell the spikes).
+ * One trend point: the bucket's start, and for each figure of the registry (model/figures.ts)
+ * the average of the snapshots received in the bucket that reported it, and its peak.
  */
 export const HistoryPoint = t.Object({
   timestamp: Type.Integer({ description: 'bucket start, epoch milliseconds' }),
-  ...figure('cpu_usage', '%', 'CPU usage'),
-  ...figure('mem_usage', '%', 'memory usage'),
-  ...figure('disk_usage', '%', 'primary disk (/ or the first) usage'),
-  ...figure('temperature', '°C', 'CPU temperature'),
-  ...figure('net_rx_bytes_ps', 'bytes/s', 'received over up, non-loopback interfaces'),
-  ...figure('net_tx_bytes_ps', 'bytes/s', 'sent over up, non-loopback interfaces'),
+  ...pointFields,
 })
 export type HistoryPoint = Static<typeof HistoryPoint>
 
-export const METRICS = ['cpu_usage', 'mem_usage', 'disk_usage', 'temperature', 'net_rx_bytes_ps', 'net_tx_bytes_ps'] as const
-export type Metric = (typeof METRICS)[number]
+export const METRICS = FIGURE_FIELDS
+export type Metric = FigureField
 
 /** Query parameters that pick a time range and its resolution. Elysia's t.Integer coerces query text. */
 const RangeQuery = {
@@ -65,8 +67,8 @@ export const FleetHistoryQuery = t.Object({
 
 export const FleetPoint = t.Object({
   timestamp: Type.Integer({ description: 'bucket start, epoch milliseconds' }),
-  value: t.Number({ description: "the bucket's average" }),
-  max: t.Number({ description: "the bucket's peak" }),
+  value: numberOrNull("the bucket's average (null: no sample had the figure)"),
+  max: numberOrNull("the bucket's peak"),
 })
 export type FleetPoint = Static<typeof FleetPoint>
 

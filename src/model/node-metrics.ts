@@ -1,18 +1,19 @@
-import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
-
-// Integers come from TypeBox itself: Elysia's t.Integer also accepts numeric strings, which
-// suits a query string but not an agent's JSON.
+import { maybe, num, numberOrNull, scalar, str } from './scalars'
 
 /**
- * The NodeMetricsSnapshot an agent sends for one node (DESIGN §3). Every group is optional
- * except the node's name and the time it was measured; groups carry extra fields through,
+ * The NodeMetricsSnapshot an agent sends for one node (DESIGN §3), as AtlHyper's Go agent
+ * marshals it: every field present, nil slices as `null`. The schema checks structure only —
+ * types, and bounds on how many items an array may hold. Values out of their physical range are
+ * the figure registry's business (model/figures.ts): they are left out of the derived figures
+ * and reported, and the snapshot is stored as it came. Every group carries extra fields through,
  * so a newer agent is not rejected for reporting more than this master knows.
  */
 
 /**
  * Cluster ids and node names end up in URLs, map keys and log lines: a safe alphabet, and none
- * of the names that mean something to a JavaScript object.
+ * of the names that mean something to a JavaScript object. ingest/names.ts says which character
+ * of a refused name is wrong.
  */
 export const Name = t.String({
   minLength: 1,
@@ -22,170 +23,163 @@ export const Name = t.String({
     'a name of 1–253 characters of [A-Za-z0-9._:-], without "..", other than ".", __proto__, constructor and prototype',
 })
 
-const RFC3339 =
-  '^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-]\\d{2}:\\d{2})$'
-
 export const Timestamp = t.Union(
-  [t.String({ pattern: RFC3339, description: 'RFC 3339' }), t.Number({ description: 'epoch milliseconds' })],
-  { description: 'RFC 3339 string or epoch milliseconds' },
+  [t.String({ description: 'RFC 3339, e.g. 2026-11-27T20:59:18.482913675+08:00' }), t.Number({ description: 'epoch milliseconds' })],
+  { description: 'RFC 3339 string (any zone, up to 9 fraction digits) or epoch milliseconds' },
 )
 
-/** Percent bounds allow a little rounding noise above 100 from agents that sum per-core figures. */
-const Percent = t.Number({ minimum: 0, maximum: 100.5 })
-const Bytes = t.Number({ minimum: 0 })
-const Rate = t.Number({ minimum: 0 })
-const Count = t.Number({ minimum: 0 })
-const Celsius = t.Number({ minimum: -273.15, maximum: 1000 })
-
 const group = <P extends Parameters<typeof t.Object>[0]>(properties: P, description: string) =>
+  maybe(t.Object(properties, { additionalProperties: true, description }))
+const list = <T extends Parameters<typeof t.Array>[0]>(item: T, maxItems: number, description: string) =>
+  maybe(t.Array(item, { maxItems, description: `${description} (at most ${maxItems})` }))
+const item = <P extends Parameters<typeof t.Object>[0]>(properties: P, description: string) =>
   t.Object(properties, { additionalProperties: true, description })
 
 export const CpuMetrics = group(
   {
-    usage_percent: t.Optional(Percent),
-    user_percent: t.Optional(Percent),
-    system_percent: t.Optional(Percent),
-    idle_percent: t.Optional(Percent),
-    iowait_percent: t.Optional(Percent),
-    per_core: t.Optional(t.Array(Percent, { maxItems: 4096 })),
-    load_1: t.Optional(Count),
-    load_5: t.Optional(Count),
-    load_15: t.Optional(Count),
-    model: t.Optional(t.String({ maxLength: 512 })),
-    cores: t.Optional(Type.Integer({ minimum: 0, maximum: 65536 })),
-    threads: t.Optional(Type.Integer({ minimum: 0, maximum: 65536 })),
-    frequency: t.Optional(t.Number({ minimum: 0, description: 'MHz' })),
+    usage_percent: num('%, 0–100'),
+    user_percent: num('%'),
+    system_percent: num('%'),
+    idle_percent: num('%'),
+    iowait_percent: num('%'),
+    per_core: maybe(t.Array(numberOrNull(), { maxItems: 4096, description: 'usage % per core (at most 4096)' })),
+    load_1: num(),
+    load_5: num(),
+    load_15: num(),
+    model: str(),
+    cores: num('physical cores'),
+    threads: num('logical CPUs'),
+    frequency: num('MHz'),
   },
   'CPU usage (%), load averages and identity',
 )
 
 export const MemoryMetrics = group(
   {
-    total: t.Optional(Bytes),
-    used: t.Optional(Bytes),
-    available: t.Optional(Bytes),
-    free: t.Optional(Bytes),
-    usage_percent: t.Optional(Percent),
-    cached: t.Optional(Bytes),
-    buffers: t.Optional(Bytes),
-    swap_total: t.Optional(Bytes),
-    swap_used: t.Optional(Bytes),
-    swap_free: t.Optional(Bytes),
-    swap_percent: t.Optional(Percent),
+    total: num('bytes'),
+    used: num('bytes'),
+    available: num('bytes'),
+    free: num('bytes'),
+    usage_percent: num('%, 0–100'),
+    cached: num('bytes'),
+    buffers: num('bytes'),
+    swap_total: num('bytes'),
+    swap_used: num('bytes'),
+    swap_free: num('bytes'),
+    swap_percent: num('%'),
   },
   'Memory and swap, bytes and %',
 )
 
-export const DiskMetrics = group(
+export const DiskMetrics = item(
   {
-    device: t.Optional(t.String({ maxLength: 1024 })),
-    mount_point: t.Optional(t.String({ maxLength: 4096 })),
-    fs_type: t.Optional(t.String({ maxLength: 64 })),
-    total: t.Optional(Bytes),
-    used: t.Optional(Bytes),
-    available: t.Optional(Bytes),
-    usage_percent: t.Optional(Percent),
-    read_bytes: t.Optional(Bytes),
-    write_bytes: t.Optional(Bytes),
-    read_rate: t.Optional(Rate),
-    write_rate: t.Optional(Rate),
-    read_iops: t.Optional(Rate),
-    write_iops: t.Optional(Rate),
-    io_util: t.Optional(Percent),
+    device: str(),
+    mount_point: str('"/" is the primary disk (else the first one)'),
+    fs_type: str(),
+    total: num('bytes; 0 means not measured'),
+    used: num('bytes'),
+    available: num('bytes'),
+    usage_percent: num('%, 0–100'),
+    read_bytes: num('bytes, since boot'),
+    write_bytes: num('bytes, since boot'),
+    read_rate: num('bytes/s'),
+    write_rate: num('bytes/s'),
+    read_iops: num(),
+    write_iops: num(),
+    io_util: num('%'),
   },
   'One mounted file system with its device I/O',
 )
 
-export const NetworkMetrics = group(
+export const NetworkMetrics = item(
   {
-    interface: t.Optional(t.String({ maxLength: 256 })),
-    ip_address: t.Optional(t.String({ maxLength: 256 })),
-    mac_address: t.Optional(t.String({ maxLength: 64 })),
-    status: t.Optional(t.String({ maxLength: 32, description: '"up" counts into the node network rate' })),
-    speed: t.Optional(t.Number({ minimum: 0, description: 'Mbit/s' })),
-    mtu: t.Optional(Count),
-    rx_bytes: t.Optional(Bytes),
-    tx_bytes: t.Optional(Bytes),
-    rx_packets: t.Optional(Count),
-    tx_packets: t.Optional(Count),
-    rx_rate: t.Optional(t.Number({ minimum: 0, description: 'bytes/s' })),
-    tx_rate: t.Optional(t.Number({ minimum: 0, description: 'bytes/s' })),
-    rx_errors: t.Optional(Count),
-    tx_errors: t.Optional(Count),
-    rx_dropped: t.Optional(Count),
-    tx_dropped: t.Optional(Count),
+    interface: str('virtual interfaces (NET_EXCLUDE) do not count into the node network rate'),
+    ip_address: str(),
+    mac_address: str(),
+    status: str('"up" or empty counts into the node network rate'),
+    physical: maybe(t.Boolean({ description: 'backed by a device (/sys/class/net/X/device); false leaves it out of the node network rate' })),
+    speed: num('Mbit/s; bounds the rates: above 2 × the link speed a rate is dropped'),
+    mtu: num(),
+    rx_bytes: num('bytes, since boot'),
+    tx_bytes: num('bytes, since boot'),
+    rx_packets: num(),
+    tx_packets: num(),
+    rx_rate: num('bytes/s'),
+    tx_rate: num('bytes/s'),
+    rx_errors: num(),
+    tx_errors: num(),
+    rx_dropped: num(),
+    tx_dropped: num(),
   },
   'One network interface',
 )
 
-export const TemperatureSensor = group(
+export const TemperatureSensor = item(
   {
-    name: t.Optional(t.String({ maxLength: 256 })),
-    label: t.Optional(t.String({ maxLength: 256 })),
-    current: t.Optional(Celsius),
-    max: t.Optional(Celsius),
-    critical: t.Optional(Celsius),
+    name: str(),
+    label: str(),
+    current: num('°C'),
+    max: num('°C (kernels report 65261.85 for "unset")'),
+    critical: num('°C'),
   },
   'One temperature sensor, °C',
 )
 
 export const TemperatureMetrics = group(
   {
-    cpu_temp: t.Optional(Celsius),
-    cpu_temp_max: t.Optional(Celsius),
-    sensors: t.Optional(t.Array(TemperatureSensor, { maxItems: 1024 })),
+    cpu_temp: num('°C; 0 means no CPU sensor was found'),
+    cpu_temp_max: num('°C'),
+    sensors: list(TemperatureSensor, 1024, 'sensors'),
   },
   'Temperatures, °C',
 )
 
-export const ProcessMetrics = group(
+export const ProcessMetrics = item(
   {
-    pid: t.Optional(Type.Integer({ minimum: 0 })),
-    name: t.Optional(t.String({ maxLength: 1024 })),
-    cmdline: t.Optional(t.String({ maxLength: 8192 })),
-    user: t.Optional(t.String({ maxLength: 256 })),
-    status: t.Optional(t.String({ maxLength: 64 })),
-    cpu_percent: t.Optional(t.Number({ minimum: 0, description: 'may exceed 100 on several cores' })),
-    mem_percent: t.Optional(Percent),
-    mem_rss: t.Optional(Bytes),
-    threads: t.Optional(Count),
-    start_time: t.Optional(t.Union([t.String({ maxLength: 64 }), t.Number()])),
+    pid: num(),
+    name: str(),
+    cmdline: str(),
+    user: str(),
+    status: str(),
+    cpu_percent: num('may exceed 100 on several cores'),
+    mem_percent: num('%'),
+    mem_rss: num('bytes'),
+    threads: num(),
+    start_time: maybe(t.Union([t.String(), t.Number()], { description: 'unix seconds or RFC 3339' })),
   },
   'One of the top processes',
 )
 
-/** Optional extras: flat objects of numbers, or one level of named sub-objects (psi.cpu.avg10). */
-const NumberGroup = (description: string) =>
-  t.Optional(
-    t.Record(
-      t.String({ maxLength: 256 }),
-      t.Union([t.Number(), t.Record(t.String({ maxLength: 256 }), t.Number(), { additionalProperties: false })]),
-      { description, additionalProperties: false },
-    ),
-  )
+/** Optional extras (node_exporter era): figures, flags and strings, or one level of named sub-objects (psi.cpu.avg10). */
+const ExtraGroup = (description: string) =>
+  maybe(t.Record(t.String(), t.Union([scalar(), t.Record(t.String(), scalar())]), { description, additionalProperties: false }))
 
 export const NodeMetricsSnapshot = t.Object(
   {
     node_name: Name,
     timestamp: Timestamp,
-    hostname: t.Optional(t.String({ maxLength: 253 })),
-    os: t.Optional(t.String({ maxLength: 256 })),
-    kernel: t.Optional(t.String({ maxLength: 256 })),
-    uptime: t.Optional(t.Number({ minimum: 0, description: 'seconds' })),
-    cpu: t.Optional(CpuMetrics),
-    memory: t.Optional(MemoryMetrics),
-    disks: t.Optional(t.Array(DiskMetrics, { maxItems: 1024 })),
-    networks: t.Optional(t.Array(NetworkMetrics, { maxItems: 1024 })),
-    temperature: t.Optional(TemperatureMetrics),
-    processes: t.Optional(t.Array(ProcessMetrics, { maxItems: 1000 })),
-    psi: NumberGroup('Pressure stall information'),
-    tcp: NumberGroup('TCP counters'),
-    system: NumberGroup('System counters'),
-    vmstat: NumberGroup('/proc/vmstat figures'),
-    ntp: NumberGroup('Clock synchronisation'),
-    softnet: NumberGroup('softnet statistics'),
+    hostname: str(),
+    os: str(),
+    kernel: str(),
+    uptime: num('seconds'),
+    cpu: CpuMetrics,
+    memory: MemoryMetrics,
+    disks: list(DiskMetrics, 1024, 'mounted file systems'),
+    networks: list(NetworkMetrics, 1024, 'interfaces'),
+    temperature: TemperatureMetrics,
+    processes: list(ProcessMetrics, 1000, 'top processes'),
+    psi: ExtraGroup('Pressure stall information'),
+    tcp: ExtraGroup('TCP counters'),
+    system: ExtraGroup('System counters'),
+    vmstat: ExtraGroup('/proc/vmstat figures'),
+    ntp: ExtraGroup('Clock synchronisation (synced is a boolean)'),
+    softnet: ExtraGroup('softnet statistics'),
   },
-  { additionalProperties: true, description: 'The newest metrics of one node, as its agent sent them' },
+  {
+    additionalProperties: true,
+    description:
+      'The newest metrics of one node, byte for byte as its agent sent them (null means absent; unknown fields are kept)',
+  },
 )
 
 export type NodeMetricsSnapshot = Static<typeof NodeMetricsSnapshot>

@@ -1,23 +1,24 @@
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import { NodeMetricsSnapshot } from './node-metrics'
+import { numberOrNull, stringOrNull } from './scalars'
 
 /** Fleet figures over a cluster's latest node metrics (DESIGN §5). */
 export const ClusterSummary = t.Object({
   metrics_nodes: Type.Integer({ description: 'nodes with metrics' }),
   online_nodes: Type.Integer({ description: 'nodes whose newest snapshot is recent (see node_status)' }),
   stale_nodes: Type.Integer({ description: 'nodes without a snapshot for longer than STALE_AFTER' }),
-  avg_cpu: t.Number({ description: 'mean CPU usage over online nodes reporting it, %' }),
-  avg_memory: t.Number({ description: 'mean memory usage over online nodes reporting it, %' }),
-  max_temp: t.Number({ description: 'hottest CPU temperature, °C' }),
-  max_temp_node: t.String(),
-  max_disk: t.Number({ description: 'fullest disk of any node, %' }),
-  max_disk_node: t.String(),
-  max_disk_mount: t.String(),
+  avg_cpu: numberOrNull('mean CPU usage over online nodes reporting it, % (null: none does)'),
+  avg_memory: numberOrNull('mean memory usage over online nodes reporting it, % (null: none does)'),
+  max_temp: numberOrNull('hottest CPU temperature, °C (null: no node reports one)'),
+  max_temp_node: stringOrNull(),
+  max_disk: numberOrNull('fullest disk of any node, % (null: no node reports a disk)'),
+  max_disk_node: stringOrNull(),
+  max_disk_mount: stringOrNull(),
   warning_nodes: Type.Integer({ description: 'nodes with CPU ≥ 80 %, memory ≥ 80 % or CPU temperature ≥ 75 °C' }),
   total_cores: Type.Integer(),
-  total_mem_bytes: t.Number(),
-  used_mem_bytes: t.Number(),
+  total_mem_bytes: t.Number({ description: 'sum over the nodes reporting it' }),
+  used_mem_bytes: t.Number({ description: 'sum over the nodes reporting it' }),
 })
 export type ClusterSummary = Static<typeof ClusterSummary>
 

@@ -1,74 +1,59 @@
+import { FIGURES } from '../model/figures'
+
 /**
- * History points are stored as small integers: a percentage in hundredths, a temperature in
- * tenths of a degree, rates in whole bytes/s and the bucket start in seconds. SQLite stores
- * such integers in 1–4 bytes instead of 8 for a REAL, which keeps a point under 40 bytes on disk.
+ * How history points are stored, for every figure of the registry (model/figures.ts): the
+ * bucket's sum, its sample count and its peak, as integers of the figure's scale (a percentage
+ * in hundredths, a temperature in tenths, rates in whole bytes/s) — SQLite stores such integers
+ * in 1–4 bytes instead of 8 for a REAL. A figure keeps its own count, so a sample that lacked it
+ * (a VM without sensors, a dropped value) neither counts as 0 nor dilutes the mean; a figure with
+ * no sample in a bucket reads null. Sums are added with `+`, which SQLite turns into a REAL
+ * rather than failing if it ever overflowed, and read with TOTAL(), which cannot overflow.
  */
-export const PERCENT_SCALE = 100
-export const CELSIUS_SCALE = 10
 
-const scaled = (value: number | null, scale: number) => (value === null ? null : Math.round(value * scale))
-
-/** The figures of a point, as stored columns: each has an average column and a `_max` column. */
-export const FIGURE_COLUMNS = ['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'] as const
-export type FigureColumn = (typeof FIGURE_COLUMNS)[number]
-
-/** API field ← column, and the scale the column holds it in. */
-export const FIGURE_FIELDS: Record<FigureColumn, { field: string; scale: number }> = {
-  cpu: { field: 'cpu_usage', scale: PERCENT_SCALE },
-  mem: { field: 'mem_usage', scale: PERCENT_SCALE },
-  disk: { field: 'disk_usage', scale: PERCENT_SCALE },
-  temp: { field: 'temperature', scale: CELSIUS_SCALE },
-  net_rx: { field: 'net_rx_bytes_ps', scale: 1 },
-  net_tx: { field: 'net_tx_bytes_ps', scale: 1 },
-}
-
-export interface EncodedPoint {
-  cpu: number | null
-  mem: number | null
-  disk: number | null
-  temp: number | null
-  netRx: number | null
-  netTx: number | null
-}
-
-export function encodePoint(figures: {
-  cpu: number | null
-  mem: number | null
-  diskPrimary: number | null
-  temp: number | null
-  netRx: number | null
-  netTx: number | null
-}): EncodedPoint {
-  return {
-    cpu: scaled(figures.cpu, PERCENT_SCALE),
-    mem: scaled(figures.mem, PERCENT_SCALE),
-    disk: scaled(figures.diskPrimary, PERCENT_SCALE),
-    temp: scaled(figures.temp, CELSIUS_SCALE),
-    netRx: scaled(figures.netRx, 1),
-    netTx: scaled(figures.netTx, 1),
-  }
-}
-
-/** SELECT list for stored points as they are, in the API's units (missing read 0; a missing peak is the average). */
-export function pointColumns(): string {
-  const figures = FIGURE_COLUMNS.map((column) => {
-    const { field, scale } = FIGURE_FIELDS[column]
-    return `COALESCE(${column}, 0) / ${scale}.0 AS ${field}, COALESCE(${column}_max, ${column}, 0) / ${scale}.0 AS ${field}_max`
+/** One figure's stored value: round(value × scale), or null. */
+export function encodeValues(values: readonly (number | null)[]): (number | null)[] {
+  return FIGURES.map((figure, index) => {
+    const value = values[index]
+    return value === null || value === undefined ? null : Math.round(value * figure.scale)
   })
-  return `timestamp * 1000 AS timestamp, ${figures.join(',\n')}`
+}
+
+/** Column definitions of a history tier for one figure (storage/migrations.ts adds them). */
+export const historyColumnsOf = (key: string) => [`${key}_sum INTEGER`, `${key}_n INTEGER NOT NULL DEFAULT 0`, `${key}_max INTEGER`]
+
+/**
+ * Counts one snapshot into a tier's bucket: one parameter per figure (?3…), the scaled value or
+ * null. A missing value leaves the figure's sum, count and peak as they are.
+ */
+export function upsertPointSql(table: string): string {
+  const columns = FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])
+  const values = FIGURES.map((_, index) => `?${index + 3}, ?${index + 3} IS NOT NULL, ?${index + 3}`)
+  const updates = FIGURES.map(({ key }) =>
+    `${key}_sum = COALESCE(${key}_sum + excluded.${key}_sum, ${key}_sum, excluded.${key}_sum),
+            ${key}_n = ${key}_n + excluded.${key}_n,
+            ${key}_max = MAX(COALESCE(${key}_max, excluded.${key}_max), COALESCE(excluded.${key}_max, ${key}_max))`)
+  return `INSERT INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
+          VALUES (?1, ?2, 1, ${values.join(', ')})
+          ON CONFLICT (node_id, timestamp) DO UPDATE SET
+            samples = samples + 1,
+            ${updates.join(',\n            ')}`
+}
+
+const mean = (sum: string, count: string, scale: number) => `ROUND(${sum} * 1.0 / NULLIF(${count}, 0)) / ${scale}.0`
+
+/** SELECT list for stored points as they are, in the API's units: `{field}` the mean, `{field}_max` the peak. */
+export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
+  const columns = figures.map(({ key, field, scale }) =>
+    `${mean(`${key}_sum`, `${key}_n`, scale)} AS ${field}, ${key}_max / ${scale}.0 AS ${field}_max`)
+  return `timestamp * 1000 AS timestamp, ${columns.join(',\n')}`
 }
 
 /**
- * SELECT list for points grouped into buckets of `width` seconds: the average of averages
- * weighted by their samples and the peak of peaks, back in the API's units (missing read 0).
- * With the tier's own width every group is one stored point.
+ * SELECT list for points grouped into buckets of `width` seconds (an SQL expression): the mean
+ * over every sample of the group (sums and counts added up) and the peak of peaks.
  */
-export function groupedPointColumns(width: string): string {
-  const figures = FIGURE_COLUMNS.map((column) => {
-    const { field, scale } = FIGURE_FIELDS[column]
-    const weight = `CASE WHEN ${column} IS NULL THEN 0 ELSE samples END`
-    return `COALESCE(ROUND(SUM(${column} * samples) * 1.0 / NULLIF(SUM(${weight}), 0)) / ${scale}.0, 0) AS ${field},
-            COALESCE(MAX(COALESCE(${column}_max, ${column})) / ${scale}.0, 0) AS ${field}_max`
-  })
-  return `timestamp / ${width} * ${width} * 1000 AS timestamp, ${figures.join(',\n')}`
+export function groupedPointColumns(width: string, figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
+  const columns = figures.map(({ key, field, scale }) =>
+    `${mean(`TOTAL(${key}_sum)`, `TOTAL(${key}_n)`, scale)} AS ${field}, MAX(${key}_max) / ${scale}.0 AS ${field}_max`)
+  return `timestamp / ${width} * ${width} * 1000 AS timestamp, ${columns.join(',\n')}`
 }

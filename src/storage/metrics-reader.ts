@@ -1,21 +1,25 @@
 import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
-import { FIGURE_COLUMNS, FIGURE_FIELDS, groupedPointColumns, pointColumns } from './history-encoding'
+import { FIGURES, type FigureKey } from '../model/figures'
+import { groupedPointColumns, pointColumns } from './history-encoding'
 import type { Tier } from './tiers'
 
 /** A latest row's figures, the summary's input; `timestamp` is the snapshot's (epoch ms). */
-export interface LatestFigures {
+export type LatestFigures = {
   node_name: string
   timestamp: number
-  cpu: number | null
-  mem: number | null
-  temp: number | null
   cores: number | null
   mem_total: number | null
   mem_used: number | null
+  /** the fullest disk, with its mount */
   disk_max: number | null
   disk_max_mount: string | null
-}
+  /** the primary disk's size and use */
+  disk_total: number | null
+  disk_used: number | null
+} & { [key in FigureKey]: number | null }
+
+const FIGURE_COLUMNS = `${FIGURES.map((figure) => figure.key).join(', ')}, cores, mem_total, mem_used, disk_max, disk_max_mount, disk_total, disk_used`
 
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
 export class MetricsReader {
@@ -29,15 +33,13 @@ export class MetricsReader {
 
   constructor(private readonly db: Database) {
     this.listFiguresStatement = db.query<LatestFigures, [string]>(
-      `SELECT node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
-         FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
+      `SELECT node_name, timestamp, ${FIGURE_COLUMNS} FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
     )
     this.listSnapshotsStatement = db.query<{ node_name: string; snapshot: Uint8Array }, [string]>(
       'SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name',
     )
     this.allFiguresStatement = db.query<LatestFigures & { cluster_id: string }, []>(
-      `SELECT cluster_id, node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount
-         FROM node_metrics_latest ORDER BY cluster_id, node_name`,
+      `SELECT cluster_id, node_name, timestamp, ${FIGURE_COLUMNS} FROM node_metrics_latest ORDER BY cluster_id, node_name`,
     )
     this.nodeTimesStatement = db.query<{ cluster_id: string; node_name: string; timestamp: number }, []>(
       'SELECT cluster_id, node_name, timestamp FROM node_metrics_latest ORDER BY cluster_id',
@@ -95,12 +97,12 @@ export class MetricsReader {
 
   /** One figure of every node of a cluster, as `history` gives it, by node name. */
   fleetHistory(clusterId: string, metric: Metric, tier: Tier, fromS: number, toS: number, widthS: number): Map<string, FleetPoint[]> {
-    const column = FIGURE_COLUMNS.find((candidate) => FIGURE_FIELDS[candidate].field === metric)!
-    const statement = this.cached(this.fleetStatements, `${tier.table}/${column}`, () =>
+    const figure = FIGURES.find((candidate) => candidate.field === metric)!
+    const statement = this.cached(this.fleetStatements, `${tier.table}/${figure.key}`, () =>
       this.db.query(
         `SELECT l.node_name AS node, g.*
            FROM node_metrics_latest l
-           JOIN (SELECT node_id, ${groupedPointColumns('?4')}
+           JOIN (SELECT node_id, ${groupedPointColumns('?4', [figure])}
                    FROM ${tier.table}
                   WHERE node_id IN (SELECT id FROM node_metrics_latest WHERE cluster_id = ?1)
                     AND timestamp >= ?2 AND timestamp < ?3
@@ -113,7 +115,7 @@ export class MetricsReader {
     for (const row of rows) {
       const node = row.node as unknown as string
       if (!series.has(node)) series.set(node, [])
-      series.get(node)!.push({ timestamp: row.timestamp!, value: row[metric]!, max: row[`${metric}_max`]! })
+      series.get(node)!.push({ timestamp: row.timestamp!, value: row[metric] ?? null, max: row[`${metric}_max`] ?? null })
     }
     return series
   }

@@ -1,5 +1,6 @@
 import type { Database } from 'bun:sqlite'
-import { encodePoint, FIGURE_COLUMNS } from './history-encoding'
+import { FIGURES } from '../model/figures'
+import { encodeValues, upsertPointSql } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
 import { historyTiers, type Tier, type TierSettings } from './tiers'
@@ -42,15 +43,14 @@ export class MetricsWriter {
       'SELECT id, timestamp AS ts FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
     this.insertLatest = db.query<{ id: number }, LatestParams>(
-      `INSERT INTO node_metrics_latest
-         (cluster_id, node_name, timestamp, cpu, mem, temp, cores, mem_total, mem_used, disk_max, disk_max_mount, snapshot)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+      `INSERT INTO node_metrics_latest (cluster_id, node_name, timestamp, ${LATEST_COLUMNS.join(', ')}, snapshot)
+       VALUES (?1, ?2, ?3, ${LATEST_COLUMNS.map((_, index) => `?${index + 4}`).join(', ')}, ?${LATEST_COLUMNS.length + 4})
        RETURNING id`,
     )
     this.updateLatest = db.query<never, LatestParams>(
       `UPDATE node_metrics_latest
-          SET timestamp = ?3, cpu = ?4, mem = ?5, temp = ?6, cores = ?7, mem_total = ?8, mem_used = ?9,
-              disk_max = ?10, disk_max_mount = ?11, snapshot = ?12
+          SET timestamp = ?3, ${LATEST_COLUMNS.map((column, index) => `${column} = ?${index + 4}`).join(', ')},
+              snapshot = ?${LATEST_COLUMNS.length + 4}
         WHERE cluster_id = ?1 AND node_name = ?2`,
     )
     this.tiers = historyTiers(settings).map((tier) => ({
@@ -123,8 +123,7 @@ export class MetricsWriter {
       id = this.insertLatest.get(...latestParams(row))!.id
     }
     this.known.set(key, { id, ts: row.ts })
-    const point = encodePoint(row)
-    const values = [point.cpu, point.mem, point.disk, point.temp, point.netRx, point.netTx]
+    const values = encodeValues(row.values)
     const seconds = Math.floor(row.ts / 1000)
     for (const { tier, upsert } of this.tiers) {
       const bucket = seconds - (seconds % tier.intervalS)
@@ -135,39 +134,22 @@ export class MetricsWriter {
   }
 }
 
-type Nullable = number | null
-type LatestParams = [string, string, number, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, Nullable, string | null, Uint8Array]
+/** The latest row's figure columns: one per registry figure, then what the summary needs besides. */
+export const LATEST_COLUMNS = [...FIGURES.map((figure) => figure.key), 'cores', 'mem_total', 'mem_used', 'disk_max', 'disk_max_mount', 'disk_total', 'disk_used']
 
-/**
- * Counts one snapshot into a tier's bucket. The average is a running mean kept as a rounded
- * integer (the rounding of earlier steps weighs less with every sample); the peak is the max.
- * A missing figure leaves both as they are. Points from before peaks were kept read their
- * average as their peak so far.
- */
-function upsertPointSql(table: string): string {
-  const columns = FIGURE_COLUMNS.flatMap((column) => [column, `${column}_max`])
-  const mean = (column: string) =>
-    `${column} = COALESCE(CAST(ROUND(${column} + (excluded.${column} - ${column}) * 1.0 / (samples + 1)) AS INTEGER), ${column}, excluded.${column})`
-  const peak = (column: string) =>
-    `${column}_max = MAX(COALESCE(${column}_max, ${column}, excluded.${column}), COALESCE(excluded.${column}, ${column}_max, ${column}))`
-  return `INSERT INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
-          VALUES (?1, ?2, 1, ${FIGURE_COLUMNS.map((_, index) => `?${index + 3}, ?${index + 3}`).join(', ')})
-          ON CONFLICT (node_id, timestamp) DO UPDATE SET
-            samples = samples + 1,
-            ${FIGURE_COLUMNS.map((column) => `${mean(column)},\n            ${peak(column)}`).join(',\n            ')}`
-}
+type LatestParams = (string | number | null | Uint8Array)[]
 
-const latestParams = (row: NodeRow): LatestParams => [
+export const latestParams = (row: NodeRow): LatestParams => [
   row.cluster,
   row.node,
   row.ts,
-  row.cpu,
-  row.mem,
-  row.temp,
+  ...row.values,
   row.cores,
   row.memTotal,
   row.memUsed,
   row.diskMax,
   row.diskMaxMount,
+  row.diskTotal,
+  row.diskUsed,
   row.json,
 ]

@@ -1,4 +1,29 @@
 import type { Database } from 'bun:sqlite'
+import { FIGURES } from '../model/figures'
+import { historyColumnsOf } from './history-encoding'
+
+/** The figures history held when migration 3 reshaped it (frozen: the registry grows on its own). */
+const V3_FIGURES = ['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'] as const
+
+/**
+ * Migration 3 for one tier: each figure gets its own sum, sample count and peak. A stored mean
+ * was the mean of every sample of the bucket that had the figure, so mean × samples is its sum
+ * and samples its count; points from before peaks read their mean as their peak.
+ */
+const perFigureHistory = (table: string) => `
+   CREATE TABLE ${table}_v3 (
+     node_id   INTEGER NOT NULL,
+     timestamp INTEGER NOT NULL,
+     samples   INTEGER NOT NULL,
+     ${V3_FIGURES.map((key) => `${key}_sum INTEGER, ${key}_n INTEGER NOT NULL DEFAULT 0, ${key}_max INTEGER`).join(', ')},
+     PRIMARY KEY (node_id, timestamp)
+   ) WITHOUT ROWID;
+   INSERT INTO ${table}_v3 (node_id, timestamp, samples, ${V3_FIGURES.map((key) => `${key}_sum, ${key}_n, ${key}_max`).join(', ')})
+     SELECT node_id, timestamp, samples,
+            ${V3_FIGURES.map((key) => `${key} * samples, CASE WHEN ${key} IS NULL THEN 0 ELSE samples END, COALESCE(${key}_max, ${key})`).join(', ')}
+       FROM ${table};
+   DROP TABLE ${table};
+   ALTER TABLE ${table}_v3 RENAME TO ${table};`
 
 /**
  * Schema history, applied in order and recorded in PRAGMA user_version. Never edit a shipped
@@ -63,7 +88,35 @@ export const MIGRATIONS: readonly string[] = [
      net_tx_max INTEGER,
      PRIMARY KEY (node_id, timestamp)
    ) WITHOUT ROWID;`,
+  // 3: true averages — a figure missing from some samples of a bucket (no sensor, a value out of
+  // range) is averaged over the samples that had it; the latest row keeps the primary disk's size.
+  `${perFigureHistory('node_metrics_history')}
+   ${perFigureHistory('node_metrics_history_hourly')}
+   ALTER TABLE node_metrics_latest ADD COLUMN disk_total REAL;
+   ALTER TABLE node_metrics_latest ADD COLUMN disk_used  REAL;`,
 ]
+
+/** Tables and the columns each registry figure needs in them. */
+const FIGURE_COLUMNS: Record<string, (key: string) => string[]> = {
+  node_metrics_latest: (key) => [`${key} REAL`],
+  node_metrics_history: historyColumnsOf,
+  node_metrics_history_hourly: historyColumnsOf,
+}
+
+/**
+ * Adds the columns of figures the registry has gained since the file was written: existing rows
+ * read them as missing (null), never as 0. This is what lets a figure be added in one place.
+ */
+function addFigureColumns(db: Database): void {
+  for (const [table, columnsOf] of Object.entries(FIGURE_COLUMNS)) {
+    const existing = new Set((db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((column) => column.name))
+    for (const { key } of FIGURES) {
+      for (const column of columnsOf(key)) {
+        if (!existing.has(column.split(' ')[0]!)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`)
+      }
+    }
+  }
+}
 
 /** Brings the file up to the newest schema, each step in its own transaction. */
 export function migrate(db: Database): number {
@@ -77,5 +130,6 @@ export function migrate(db: Database): number {
       db.exec(`PRAGMA user_version = ${version + 1}`)
     })()
   }
+  db.transaction(() => addFigureColumns(db))()
   return MIGRATIONS.length
 }

@@ -1,11 +1,14 @@
-import type { NodeFigures } from '../metrics/derive'
+import type { LatestExtras } from '../figures/derive'
 
-/** One node's newest metrics, ready for the writer: its figures plus the snapshot as UTF-8 JSON. */
-export interface NodeRow extends NodeFigures {
+/** One node's newest metrics, ready for the writer: its figures plus the snapshot's JSON bytes. */
+export interface NodeRow extends LatestExtras {
   cluster: string
   node: string
   /** epoch milliseconds of the snapshot */
   ts: number
+  /** the registry's figures (model/figures.ts), in its order; null: not reported or dropped */
+  values: (number | null)[]
+  /** the node's JSON as the agent sent it (a slice of its body), UTF-8 */
   json: Uint8Array
 }
 
@@ -20,21 +23,21 @@ export interface EncodedRows {
   bytes: Uint8Array
 }
 
-const FIGURES = ['cpu', 'mem', 'temp', 'cores', 'memTotal', 'memUsed', 'diskMax', 'diskMaxMount', 'diskPrimary', 'netRx', 'netTx'] as const
+const EXTRAS = ['cores', 'memTotal', 'memUsed', 'diskMax', 'diskMaxMount', 'diskTotal', 'diskUsed'] as const satisfies readonly (keyof LatestExtras)[]
 
-type Header = [cluster: string, node: string, ts: number, byteLength: number, ...figures: unknown[]][]
+type Header = [cluster: string, node: string, ts: number, byteLength: number, values: (number | null)[], ...extras: unknown[]][]
 
 export function encodeRows(rows: readonly NodeRow[]): EncodedRows {
-  const header: Header = rows.map((row) => [row.cluster, row.node, row.ts, row.json.byteLength, ...FIGURES.map((key) => row[key])])
+  const header: Header = rows.map((row) => [row.cluster, row.node, row.ts, row.json.byteLength, row.values, ...EXTRAS.map((key) => row[key])])
   return { header: JSON.stringify(header), bytes: concatBytes(rows.map((row) => row.json)) }
 }
 
 export function decodeRows({ header, bytes }: EncodedRows): NodeRow[] {
   let offset = 0
-  return (JSON.parse(header) as Header).map(([cluster, node, ts, byteLength, ...figures]) => {
-    const row = { cluster, node, ts, json: bytes.subarray(offset, offset + byteLength) } as Record<string, unknown>
+  return (JSON.parse(header) as Header).map(([cluster, node, ts, byteLength, values, ...extras]) => {
+    const row = { cluster, node, ts, values, json: bytes.subarray(offset, offset + byteLength) } as Record<string, unknown>
     offset += byteLength
-    FIGURES.forEach((key, at) => (row[key] = figures[at]))
+    EXTRAS.forEach((key, at) => (row[key] = extras[at]))
     return row as unknown as NodeRow
   })
 }

@@ -1,5 +1,8 @@
 // The built-in dashboard: plain modules, no build step. Data comes from the same API as any
-// other client; charts are uPlot, served by the master itself.
+// other client; charts are uPlot, served by the master itself; the figures charted are the
+// master's figure registry (/assets/figures.js).
+import { FIGURES } from './figures.js'
+
 const $ = (selector, root = document) => root.querySelector(selector)
 const el = (tag, attributes = {}, ...children) => {
   const node = document.createElement(tag)
@@ -232,13 +235,13 @@ function overview() {
 }
 
 // ---- node page ----
-const CHARTS = [
-  { title: 'CPU', unit: '%', series: [['cpu_usage', 'CPU']], range: [0, 100] },
-  { title: 'Memory', unit: '%', series: [['mem_usage', 'memory']], range: [0, 100] },
-  { title: 'Disk (/ or first)', unit: '%', series: [['disk_usage', 'disk']], range: [0, 100] },
-  { title: 'Network', unit: 'B/s', series: [['net_rx_bytes_ps', 'received'], ['net_tx_bytes_ps', 'sent']] },
-  { title: 'CPU temperature', unit: '°C', series: [['temperature', 'temperature']] },
-]
+// One chart per chart title of the registry, its figures as series, in registry order.
+const CHARTS = []
+for (const figure of FIGURES) {
+  let chart = CHARTS.find((candidate) => candidate.title === figure.chart.title)
+  if (!chart) CHARTS.push((chart = { title: figure.chart.title, unit: figure.unit, series: [], range: figure.chart.range }))
+  chart.series.push([figure.field, figure.chart.label])
+}
 
 function nodePage(cluster, node) {
   const view = $('#view')
@@ -342,7 +345,7 @@ function nodePage(cluster, node) {
 function format(unit, value) {
   if (value === null || value === undefined) return '–'
   if (unit === 'B/s') return bytes(value, '/s')
-  return `${fixed(value)} ${unit}`
+  return unit ? `${fixed(value)} ${unit}` : fixed(value, 2)
 }
 
 $('#cluster').addEventListener('change', (event) => {

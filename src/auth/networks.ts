@@ -1,0 +1,59 @@
+import ipaddr from 'ipaddr.js'
+import { ANY_CLUSTER } from './tokens'
+
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number]
+
+/**
+ * AGENT_ALLOW_NETWORKS: source networks whose agents need no token (AtlHyper's agent sends
+ * none), each for any cluster or for one. An IPv4 client seen as an IPv4-mapped IPv6 address
+ * (::ffff:10.1.2.3) is matched as the IPv4 address it is.
+ */
+export class AgentNetworks {
+  private readonly ranges: { cluster: string; range: Range }[]
+
+  constructor(entries: Iterable<[cluster: string, cidr: string]>) {
+    this.ranges = [...entries].map(([cluster, cidr]) => ({ cluster, range: parseRange(cidr) }))
+  }
+
+  get enabled(): boolean {
+    return this.ranges.length > 0
+  }
+
+  /** The clusters an agent at this address may write without a token (empty: none). */
+  clustersFor(address: string | undefined): Set<string> {
+    const clusters = new Set<string>()
+    if (!address || !ipaddr.isValid(address)) return clusters
+    const source = ipaddr.process(address)
+    for (const { cluster, range } of this.ranges) {
+      if (source.kind() === range[0].kind() && source.match(range)) clusters.add(cluster)
+    }
+    return clusters
+  }
+}
+
+/** "10.0.0.0/8", "fd00::/8", or a single address. Throws a message that names the entry. */
+export function parseRange(text: string): Range {
+  try {
+    if (text.includes('/')) {
+      const [address, bits] = ipaddr.parseCIDR(text)
+      // ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are matched after the same unwrapping.
+      if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress() && bits >= 96) return [address.toIPv4Address(), bits - 96]
+      return [address, bits]
+    }
+    const address = ipaddr.process(text)
+    return [address, address.kind() === 'ipv4' ? 32 : 128]
+  } catch {
+    throw new Error(`"${text}" is not a network such as 10.0.0.0/8, fd00::/8 or a single address`)
+  }
+}
+
+/** "10.0.0.0/8,prod=10.1.0.0/16" → [cluster, cidr] pairs; a network without a cluster is for any cluster. */
+export function parseAgentNetworks(text: string): [string, string][] {
+  return text.split(',').map((part) => part.trim()).filter(Boolean).map((entry) => {
+    const eq = entry.indexOf('=')
+    const [cluster, cidr] = eq < 0 ? [ANY_CLUSTER, entry] : [entry.slice(0, eq).trim(), entry.slice(eq + 1).trim()]
+    if (!cluster || !cidr) throw new Error('expected CIDRs separated by commas, each optionally for one cluster: 10.0.0.0/8,prod=10.1.0.0/16')
+    parseRange(cidr)
+    return [cluster, cidr]
+  })
+}

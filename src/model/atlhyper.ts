@@ -1,0 +1,57 @@
+import { Type } from '@sinclair/typebox'
+import { t, type Static } from 'elysia'
+import { FIGURES } from './figures'
+import { Name, NodeMetricsSnapshot } from './node-metrics'
+
+/**
+ * AtlHyper's own read API (its master's gateway/handler/node_metrics.go, read by its web UI's
+ * api/node-metrics.ts), so a team moving from AtlHyper's master keeps its web UI. Its shapes have
+ * no null: a figure no node (or no sample) reports reads 0 there, as it did in AtlHyper's master.
+ */
+export const AtlHyperQuery = t.Object({ cluster_id: Name })
+export const AtlHyperHistoryQuery = t.Object({
+  cluster_id: Name,
+  hours: t.Optional(t.Integer({ minimum: 1, maximum: 720, description: 'hours of history, an integer from 1 to 720 (default 24)' })),
+})
+
+const number = (description: string) => t.Number({ description })
+
+export const AtlHyperSummary = t.Object({
+  total_nodes: Type.Integer({ description: 'nodes with metrics' }),
+  online_nodes: Type.Integer({ description: 'nodes reporting (not stale)' }),
+  offline_nodes: Type.Integer({ description: 'stale nodes' }),
+  avg_cpu_usage: number('mean over online nodes, %'),
+  avg_memory_usage: number('mean over online nodes, %'),
+  avg_disk_usage: number('mean primary-disk usage over online nodes, %'),
+  max_cpu_usage: number('%'),
+  max_memory_usage: number('%'),
+  max_disk_usage: number('fullest primary disk, %'),
+  avg_cpu_temp: number('mean over online nodes with a CPU sensor, °C'),
+  max_cpu_temp: number('°C'),
+  total_memory: number('bytes'),
+  used_memory: number('bytes'),
+  total_disk: number('primary disks, bytes'),
+  used_disk: number('primary disks, bytes'),
+  total_network_rx: number('bytes/s over the physical interfaces'),
+  total_network_tx: number('bytes/s over the physical interfaces'),
+})
+export type AtlHyperSummary = Static<typeof AtlHyperSummary>
+
+export const AtlHyperNodeList = t.Object({
+  summary: AtlHyperSummary,
+  nodes: t.Array(NodeMetricsSnapshot, { description: 'the latest snapshot of every node, as its agent sent it, by name' }),
+})
+
+/** AtlHyper's MetricsDataPoint: the registry's figures under AtlHyper's names. */
+export const AtlHyperPoint = t.Object({
+  timestamp: t.String({ description: 'bucket start, RFC 3339' }),
+  node_name: t.String(),
+  ...Object.fromEntries(FIGURES.map((figure) => [figure.atlhyper, number(`${figure.description}: the bucket's average (0: no sample had it)`)])),
+})
+
+export const AtlHyperHistory = t.Object({
+  node_name: t.String(),
+  start: t.String({ description: 'RFC 3339' }),
+  end: t.String({ description: 'RFC 3339' }),
+  data: t.Array(AtlHyperPoint, { description: 'every SAMPLE_INTERVAL point of the range, ascending' }),
+})
