@@ -29,6 +29,8 @@ describe('configuration', () => {
     [{ MAX_BODY: 'lots' }, 'MAX_BODY'],
     [{ AGENT_TOKENS: 'just-a-token' }, 'AGENT_TOKENS'],
     [{ PORT: '9000', INGEST_PORT: '9000' }, 'INGEST_PORT'],
+    [{ NET_EXCLUDE: '^(veth' }, 'NET_EXCLUDE'],
+    [{ AGENT_ALLOW_NETWORKS: 'everywhere' }, 'AGENT_ALLOW_NETWORKS'],
   ]
   for (const [env, name] of bad) {
     test(`a bad ${name} stops the start naming the variable`, () => {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { FIGURES } from '../src/model/figures'
 import { clusterBody, fleet } from '../src/simulator/fleet'
+import { atlhyperFixture, postLikeAtlHyper } from './support/atlhyper'
 import { getJson, useMaster } from './support/master'
 
 // Callbacks given to page.$eval and waitForFunction run in the browser, where these exist.
@@ -163,5 +164,23 @@ describe.skipIf(!available)('the built-in dashboard in a real browser', () => {
     expect(outside).toEqual([])
     const { status } = await getJson(`${master.api}/assets/nothing.js`)
     expect(status).toBe(404)
+  })
+
+  test("a real AtlHyper VM and NVMe node: what was not measured shows as none, not 0 °C; unset sensor limits too", async () => {
+    const cluster = (await api('/api/v2/clusters')).clusters[0].cluster_id
+    for (const fixture of ['v2-vm-no-sensors', 'v2-steady-nvme'] as const) {
+      const body = atlhyperFixture(fixture).replace(/"cluster_id":"[^"]+"/, `"cluster_id":"${cluster}"`)
+      expect((await postLikeAtlHyper(master.ingest, body, cluster)).status).toBe(200)
+    }
+    await page.goto(`${master.api}/#/`)
+    await page.waitForSelector('tr.node-row[data-node="vm-1"]')
+    const cells = await page.$$eval('tr.node-row[data-node="vm-1"] td', (tds) => tds.map((td) => td.textContent))
+    expect(cells[2]).toBe('47.5%') // CPU
+    expect(cells[5]).toBe('–') // no sensor: no temperature, not 0.0 °C
+    await page.click('tr.node-row[data-node="worker-1"]')
+    await page.waitForFunction(() => /Temperatures/.test(document.querySelector('#details')?.textContent ?? ''))
+    const sensors = await page.$$eval('#details section:nth-of-type(6) tbody tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)))
+    expect(sensors[1]).toEqual(['nvme', 'Sensor 1', '38.9 °C', '–', '–']) // max 65261.85 and critical 0 are "unset"
+    expect(sensors[0]).toEqual(['nvme', 'Composite', '38.9 °C', '81.8 °C', '84.8 °C'])
   })
 })

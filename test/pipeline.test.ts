@@ -32,6 +32,11 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(status).toBe(200)
     expect(body.nodes).toEqual(Object.fromEntries(nodes.map((node) => [node.node_name, node])))
     expect(body.node_status).toEqual({ 'master-1': 'online', 'worker-1': 'online', 'worker-2': 'online' })
+    // Each node's figures as the master derived them: eth0 only (lo is loopback, eth1 down), the fullest disk.
+    expect(body.node_figures['worker-1']).toEqual({
+      cpu_usage: 85, mem_usage: 40, disk_usage: 40, temperature: 70, net_rx_bytes_ps: 1000, net_tx_bytes_ps: 500,
+      disk_read_bytes_ps: 1000, disk_write_bytes_ps: 2000, load_1: 0.5, disk_max: 91,
+    })
     expect(body.summary).toEqual({
       metrics_nodes: 3,
       online_nodes: 3,
@@ -64,6 +69,7 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(body).toEqual({
       nodes: {},
       node_status: {},
+      node_figures: {},
       summary: {
         metrics_nodes: 0, online_nodes: 0, stale_nodes: 0, avg_cpu: null, avg_memory: null, max_temp: null, max_temp_node: null,
         max_disk: null, max_disk_node: null, max_disk_mount: null, warning_nodes: 0, total_cores: 0, total_mem_bytes: 0, used_mem_bytes: 0,

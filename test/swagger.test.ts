@@ -26,7 +26,7 @@ test('/swagger/json documents every route with its parameters and response schem
   expect(Object.keys(list.properties.summary.properties)).toContain('max_disk_mount')
   expect(Object.keys(list.properties.summary.properties)).toHaveLength(14)
   expect(Object.keys(list.properties.summary.properties)).toEqual(expect.arrayContaining(['online_nodes', 'stale_nodes']))
-  expect(Object.keys(list.properties)).toEqual(['summary', 'node_status', 'nodes'])
+  expect(Object.keys(list.properties)).toEqual(['summary', 'node_status', 'node_figures', 'nodes'])
   expect(Object.keys(schemaOf('/api/v2/clusters').properties.clusters.items.properties)).toEqual([
     'cluster_id', 'agent', 'last_snapshot_at', 'last_heartbeat_at', 'nodes', 'online_nodes', 'stale_nodes', 'stale_after_ms',
   ])
@@ -34,13 +34,13 @@ test('/swagger/json documents every route with its parameters and response schem
   const detail = schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}')
   expect(Object.keys(detail.properties)).toEqual(expect.arrayContaining(['node_name', 'timestamp', 'cpu', 'memory', 'disks',
     'networks', 'temperature', 'processes', 'psi']))
-  // Groups and lists may be null (Go's nil): documented as "the object, or null".
+  // Groups, lists and values may be null (Go's nil; a figure without samples): documented as "it, or null".
   const orNull = (schema: any) => {
     expect(schema.anyOf[1]).toEqual({ type: 'null' })
     return schema.anyOf[0]
   }
   expect(Object.keys(orNull(detail.properties.disks).items.properties)).toContain('io_util')
-  expect(orNull(detail.properties.cpu).properties.usage_percent).toMatchObject({ type: 'number', nullable: true })
+  expect(orNull(orNull(detail.properties.cpu).properties.usage_percent)).toEqual({ type: 'number' })
   expect(schemaOf('/api/v2/clusters/{clusterId}/node-metrics/{nodeName}', '404').required).toEqual(['error', 'message'])
 
   const history = paths['/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history'].get
@@ -55,8 +55,8 @@ test('/swagger/json documents every route with its parameters and response schem
   const pointProperties = historySchema.properties.history.items.properties
   expect(Object.keys(pointProperties)).toEqual(['timestamp', ...FIGURES.flatMap((figure) => [figure.field, `${figure.field}_max`])])
   expect(Object.keys(pointProperties)).toEqual(expect.arrayContaining(['disk_read_bytes_ps', 'disk_write_bytes_ps', 'load_1']))
-  expect(pointProperties.temperature).toMatchObject({ type: 'number', nullable: true })
-  expect(list.properties.summary.properties.max_temp).toMatchObject({ type: 'number', nullable: true })
+  expect(orNull(pointProperties.temperature)).toEqual({ type: 'number' })
+  expect(orNull(list.properties.summary.properties.max_temp)).toEqual({ type: 'number' })
   const fleet = paths['/api/v2/clusters/{clusterId}/history'].get
   expect(parameterNames(fleet)).toEqual(['clusterId', 'end', 'hours', 'max_points', 'metric', 'start', 'step'])
   expect(Object.keys(fleet.responses['200'].content['application/json'].schema.properties.nodes.additionalProperties?.items?.properties

@@ -61,6 +61,15 @@ describe('per-figure averages: a sample without a figure is not a zero', () => {
   })
 })
 
+describe('NET_EXCLUDE', () => {
+  test('reaches the ingest thread: with "none" every up interface counts, loopback included', async () => {
+    master = await startTestMaster({ NET_EXCLUDE: 'none' })
+    await post(node(Date.now() - 1_000, 50))
+    const point = (await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?hours=1`)).body.history[0]
+    expect(point.net_rx_bytes_ps).toBe(1000 + 99_999) // eth0 and lo; eth1 is down
+  })
+})
+
 describe('dropped figures', () => {
   test('named in the 200, left out of history and /metrics, counted by field and reason; the snapshot is stored as sent', async () => {
     master = await startTestMaster({ SAMPLE_INTERVAL: '1s' })
@@ -94,6 +103,16 @@ describe('dropped figures', () => {
     ])
     expect(byName.get('node_cpu_usage_percent')?.metrics ?? []).toEqual([])
     expect(byName.get('node_network_transmit_bytes_per_second').metrics[0].value).toBe('500')
+  })
+
+  test('a number JSON.parse reads as Infinity is a value like any other: stored as sent, dropped from the figures', async () => {
+    master = await startTestMaster()
+    const body = JSON.stringify(clusterSnapshot('c', [nodeSnapshot('n1', Date.now() - 1_000)])).replace('"total":8000000000', '"total":1e999')
+    const response = await postSnapshot(master.ingest, body, { clusterId: 'c' })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ dropped: [{ path: '/node_metrics/n1/memory/total', reason: 'not_finite' }] })
+    expect(await (await fetch(`${master.api}/api/v2/clusters/c/node-metrics/n1`)).text()).toContain('"total":1e999')
+    expect((await getJson(`${master.api}/api/v2/clusters/c/node-metrics`)).body.summary.total_mem_bytes).toBe(0)
   })
 
   test('the answer names at most 100 dropped values and says how many there were', async () => {

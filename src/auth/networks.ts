@@ -33,18 +33,19 @@ export class AgentNetworks {
 
 /** "10.0.0.0/8", "fd00::/8", or a single address. Throws a message that names the entry. */
 export function parseRange(text: string): Range {
-  try {
-    if (text.includes('/')) {
-      const [address, bits] = ipaddr.parseCIDR(text)
-      // ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are matched after the same unwrapping.
-      if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress() && bits >= 96) return [address.toIPv4Address(), bits - 96]
-      return [address, bits]
-    }
-    const address = ipaddr.process(text)
-    return [address, address.kind() === 'ipv4' ? 32 : 128]
-  } catch {
+  const [address = '', bits, ...rest] = text.split('/')
+  // ipaddr.js also reads legacy forms such as "10.1.2" (10.1.0.2): a network written so is a typo.
+  const written = ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address)
+  if (!written || rest.length > 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) {
     throw new Error(`"${text}" is not a network such as 10.0.0.0/8, fd00::/8 or a single address`)
   }
+  const parsed = ipaddr.parse(address)
+  const width = parsed.kind() === 'ipv4' ? 32 : 128
+  const prefix = bits === undefined ? width : Number(bits)
+  if (prefix > width) throw new Error(`"${text}" is not a network: an ${parsed.kind()} prefix is at most /${width}`)
+  // ::ffff:10.0.0.0/104 is 10.0.0.0/8: addresses are matched after the same unwrapping.
+  if (parsed instanceof ipaddr.IPv6 && parsed.isIPv4MappedAddress() && prefix >= 96) return [parsed.toIPv4Address(), prefix - 96]
+  return [parsed, prefix]
 }
 
 /** "10.0.0.0/8,prod=10.1.0.0/16" → [cluster, cidr] pairs; a network without a cluster is for any cluster. */

@@ -49,11 +49,11 @@ const CORES: Bounds = { min: 1, max: 65_536, above: 'out_of_range' }
  */
 export function deriveFigures(node: NodeMetricsSnapshot, settings: DeriveSettings): DerivedFigures {
   const view = nodeView(node, settings.netExclude)
-  const dropped = new Map<string, Drop>()
+  let dropped: Map<string, Drop> | undefined
   const accept = (input: Input, bounds: Bounds): number | null => {
     const reason = problem(input, bounds)
     if (reason === undefined) return input.value as number
-    dropped.set(input.path, { path: input.path, field: input.field, reason })
+    ;(dropped ??= new Map()).set(input.path, { path: input.path, field: input.field, reason })
     return null
   }
   const values = FIGURES.map((figure) => {
@@ -70,27 +70,29 @@ export function deriveFigures(node: NodeMetricsSnapshot, settings: DeriveSetting
   })
 
   const memory = view.memoryMeasured ? node.memory : undefined
-  const cores = node.cpu?.cores
   const primary = view.primaryDisk && view.primaryDisk.disk.total !== 0 ? view.primaryDisk : undefined
   let fullest: { usage: number; mount: string } | undefined
-  ;(node.disks ?? []).forEach((disk, index) => {
-    if (disk.total === 0 || disk.usage_percent === undefined || disk.usage_percent === null) return
+  const disks = node.disks ?? []
+  for (let index = 0; index < disks.length; index++) {
+    const disk = disks[index]!
+    if (disk.total === 0 || disk.usage_percent === undefined || disk.usage_percent === null) continue
     const usage = accept({ value: disk.usage_percent, path: `/disks/${index}/usage_percent`, field: 'disks.usage_percent' }, PERCENT)
     if (usage !== null && usage > (fullest?.usage ?? -1)) fullest = { usage, mount: disk.mount_point ?? '' }
-  })
-  const optional = (value: unknown, path: string, bounds: Bounds) =>
-    value === undefined || value === null ? null : accept({ value, path, field: path.slice(1).replace(/\/\d+\//g, '.').replaceAll('/', '.') }, bounds)
+  }
+  const optional = (value: unknown, path: string, field: string, bounds: Bounds) =>
+    value === undefined || value === null ? null : accept({ value, path, field }, bounds)
+  const cores = node.cpu?.cores
   const extras: LatestExtras = {
     // 0 cores is AtlHyper's first sample (cpuinfo not read yet), not a machine.
-    cores: cores === 0 ? null : optional(cores, '/cpu/cores', CORES),
-    memTotal: optional(memory?.total, '/memory/total', BYTES),
-    memUsed: optional(memory?.used, '/memory/used', BYTES),
+    cores: cores === 0 ? null : optional(cores, '/cpu/cores', 'cpu.cores', CORES),
+    memTotal: optional(memory?.total, '/memory/total', 'memory.total', BYTES),
+    memUsed: optional(memory?.used, '/memory/used', 'memory.used', BYTES),
     diskMax: fullest?.usage ?? null,
     diskMaxMount: fullest?.mount ?? null,
-    diskTotal: optional(primary?.disk.total, `/disks/${primary?.index}/total`, BYTES),
-    diskUsed: optional(primary?.disk.used, `/disks/${primary?.index}/used`, BYTES),
+    diskTotal: primary ? optional(primary.disk.total, `/disks/${primary.index}/total`, 'disks.total', BYTES) : null,
+    diskUsed: primary ? optional(primary.disk.used, `/disks/${primary.index}/used`, 'disks.used', BYTES) : null,
   }
-  return { values, extras, dropped: [...dropped.values()] }
+  return { values, extras, dropped: dropped ? [...dropped.values()] : [] }
 }
 
 function problem(input: Input, bounds: Bounds): string | undefined {

@@ -9,7 +9,8 @@ import {
 import { resolveRange, type HistoryRange } from '../metrics/range'
 import type { Tier } from '../storage/tiers'
 import type { FleetStatus } from '../metrics/status'
-import type { MetricsReader } from '../storage/metrics-reader'
+import type { LatestFigures, MetricsReader } from '../storage/metrics-reader'
+import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
 import { dashboardRoutes } from '../dashboard/routes'
@@ -116,7 +117,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         const cached = lists.get(params.clusterId, version)
         if (cached) return jsonTextResponse(cached)
         const summary = summarize(figures, (row) => nodeStatus[row.node_name] === 'stale')
-        const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"nodes":{`)]
+        const nodeFigures = Object.fromEntries(figures.map((row) => [row.node_name, figuresOf(row)]))
+        const head = `{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"node_figures":${JSON.stringify(nodeFigures)},"nodes":{`
+        const parts: Uint8Array[] = [utf8.encode(head)]
         reader.listSnapshots(params.clusterId).forEach((row, index) => {
           parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
         })
@@ -269,6 +272,11 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
   routes = () => app.routes
   return app
+}
+
+/** A latest row's figures under their API names. */
+function figuresOf(row: LatestFigures) {
+  return { ...Object.fromEntries(FIGURES.map((figure) => [figure.field, row[figure.key]])), disk_max: row.disk_max }
 }
 
 function rangeFields(range: HistoryRange) {

@@ -1,4 +1,6 @@
 const ALLOWED = /^[A-Za-z0-9._:-]$/
+/** The whole rule at once (model/node-metrics.ts Name), for the common case of a good name. */
+const GOOD = /^(?!(?:__proto__|constructor|prototype|\.)$)(?!.*\.\.)[A-Za-z0-9._:-]{1,253}$/
 const RESERVED = new Set(['.', '__proto__', 'constructor', 'prototype'])
 const MAX_LENGTH = 253
 
@@ -7,6 +9,7 @@ const MAX_LENGTH = 253
  * operator can fix it: which character, where. undefined: the name is fine.
  */
 export function nameProblem(name: unknown): string | undefined {
+  if (typeof name === 'string' && GOOD.test(name)) return undefined
   if (typeof name !== 'string') return `must be a string, not ${name === null ? 'null' : typeof name}`
   if (name.length === 0) return 'must not be empty'
   if (name.length > MAX_LENGTH) return `is ${name.length} characters long; at most ${MAX_LENGTH} are allowed`

@@ -29,44 +29,58 @@ export interface Span {
 
 /** node name → byte range of its value; undefined when there is no (object) `node_metrics` member. */
 export function nodeSpans(bytes: Uint8Array): Map<string, Span> | undefined {
-  let at = skipSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0)
+  const at = skipSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0)
   if (bytes[at] !== OPEN_OBJECT) return undefined
-  let found: Span | undefined
-  for (const member of members(bytes, at)) {
-    if (member.key === NODE_METRICS) found = member.value
-  }
-  if (!found || bytes[found.start] !== OPEN_OBJECT) return undefined
-  const spans = new Map<string, Span>()
-  for (const member of members(bytes, found.start)) spans.set(member.key, member.value)
+  let spans: Map<string, Span> | undefined
+  scanObject(bytes, at, (key, start) => {
+    if (key !== NODE_METRICS) return skipValue(bytes, start)
+    if (bytes[start] !== OPEN_OBJECT) {
+      spans = undefined
+      return skipValue(bytes, start)
+    }
+    // Each node is scanned once: the map's members are read where they are, not skipped first.
+    const nodes = new Map<string, Span>()
+    spans = nodes
+    return scanObject(bytes, start, (name, valueStart) => {
+      const end = skipValue(bytes, valueStart)
+      nodes.set(name, { start: valueStart, end })
+      return end
+    })
+  })
   return spans
 }
 
-/** The members of the object that opens at `at`, in order. */
-function* members(bytes: Uint8Array, at: number): Generator<{ key: string; value: Span }> {
+/**
+ * Walks the members of the object that opens at `at`: `member` gets each key and where its value
+ * starts, and returns where the value ends. Returns the index after the object.
+ */
+function scanObject(bytes: Uint8Array, at: number, member: (key: string, valueStart: number) => number): number {
   let i = skipSpace(bytes, at + 1)
-  if (bytes[i] === CLOSE_OBJECT) return
+  if (bytes[i] === CLOSE_OBJECT) return i + 1
   for (;;) {
     const keyEnd = skipString(bytes, i)
     const key = decodeKey(bytes, i, keyEnd)
     i = skipSpace(bytes, keyEnd)
     if (bytes[i] !== COLON) throw new Error(`expected ":" at byte ${i}`)
-    const start = skipSpace(bytes, i + 1)
-    const end = skipValue(bytes, start)
-    yield { key, value: { start, end } }
-    i = skipSpace(bytes, end)
+    i = skipSpace(bytes, member(key, skipSpace(bytes, i + 1)))
     if (bytes[i] === COMMA) {
       i = skipSpace(bytes, i + 1)
       continue
     }
-    if (bytes[i] === CLOSE_OBJECT) return
+    if (bytes[i] === CLOSE_OBJECT) return i + 1
     throw new Error(`expected "," or "}" at byte ${i}`)
   }
 }
 
 function decodeKey(bytes: Uint8Array, start: number, end: number): string {
-  const inner = bytes.subarray(start + 1, end - 1)
-  // Most keys have no escapes: decode the bytes as they are.
-  return inner.includes(BACKSLASH) ? (JSON.parse(utf8.decode(bytes.subarray(start, end))) as string) : utf8.decode(inner)
+  // Most keys are short ASCII without escapes: built directly, as a decoder call costs more than the key.
+  let key = ''
+  for (let i = start + 1; i < end - 1; i++) {
+    const c = bytes[i]!
+    if (c >= 0x80 || c === BACKSLASH) return JSON.parse(utf8.decode(bytes.subarray(start, end))) as string
+    key += String.fromCharCode(c)
+  }
+  return key
 }
 
 function skipSpace(bytes: Uint8Array, i: number): number {
@@ -77,16 +91,32 @@ function skipSpace(bytes: Uint8Array, i: number): number {
   }
 }
 
+/** What a byte means to the scanner: most bytes mean nothing, and are stepped over one table lookup each. */
+const PLAIN = 0
+const STRING = 1
+const OPEN = 2
+const CLOSE = 3
+const END = 4
+const CLASS = new Uint8Array(256)
+CLASS[QUOTE] = STRING
+CLASS[OPEN_OBJECT] = OPEN
+CLASS[OPEN_ARRAY] = OPEN
+CLASS[CLOSE_OBJECT] = CLOSE
+CLASS[CLOSE_ARRAY] = CLOSE
+/** Where a scalar (number, true, false, null) ends. */
+const SCALAR_END = new Uint8Array(256)
+for (const byte of [COMMA, CLOSE_OBJECT, CLOSE_ARRAY, 0x20, 0x0a, 0x0d, 0x09]) SCALAR_END[byte] = END
+
 /** `i` is at an opening quote; returns the index after the closing one. */
 function skipString(bytes: Uint8Array, i: number): number {
-  let from = i + 1
+  // A byte loop beats indexOf here: most strings are short keys.
+  let j = i + 1
   for (;;) {
-    const quote = bytes.indexOf(QUOTE, from)
-    if (quote < 0) throw new Error('unterminated string')
-    let backslashes = 0
-    while (bytes[quote - 1 - backslashes] === BACKSLASH) backslashes++
-    if (backslashes % 2 === 0) return quote + 1
-    from = quote + 1
+    const c = bytes[j]
+    if (c === QUOTE) return j + 1
+    if (c === BACKSLASH) j += 2 // the escaped byte, whatever it is; \uXXXX's digits are plain bytes
+    else if (c === undefined) throw new Error('unterminated string')
+    else j++
   }
 }
 
@@ -95,27 +125,23 @@ function skipValue(bytes: Uint8Array, i: number): number {
   const first = bytes[i]
   if (first === QUOTE) return skipString(bytes, i)
   if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
-    // A number, true, false or null: it ends where the structure goes on.
     let j = i + 1
-    for (;;) {
-      const c = bytes[j]
-      if (c === undefined || c === COMMA || c === CLOSE_OBJECT || c === CLOSE_ARRAY || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return j
-      j++
-    }
+    while (j < bytes.length && SCALAR_END[bytes[j]!] !== END) j++
+    return j
   }
   let depth = 0
   let j = i
   for (;;) {
-    const c = bytes[j]
-    if (c === QUOTE) {
-      j = skipString(bytes, j)
-      continue
-    }
-    if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++
-    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      depth--
-      if (depth === 0) return j + 1
-    } else if (c === undefined) throw new Error('unterminated value')
-    j++
+    // Past the end, bytes[j] is undefined and so is its class: caught below, off the hot path.
+    const c = CLASS[bytes[j]!]
+    if (c === PLAIN) j++
+    else if (c === STRING) j = skipString(bytes, j)
+    else if (c === OPEN) {
+      depth++
+      j++
+    } else if (c === CLOSE) {
+      if (--depth === 0) return j + 1
+      j++
+    } else throw new Error('unterminated value')
   }
 }

@@ -1,4 +1,3 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { deriveFigures, timestampMs, type Drop } from '../figures/derive'
 import { HttpError } from '../http/errors'
 import { NodeMetricsSnapshot } from '../model'
@@ -7,10 +6,10 @@ import { encodeRows, type EncodedRows, type NodeRow } from '../storage/node-rows
 import { mapV3Node } from './model-v3'
 import { nameProblem, shownName } from './names'
 import { nodeSpans } from './node-spans'
-import { firstProblem } from './schema-errors'
+import { compileAgentSchema } from './schema-check'
 
-const nodeSchema = TypeCompiler.Compile(NodeMetricsSnapshot)
-const nodeSchemaV3 = TypeCompiler.Compile(NodeMetricsV3)
+const nodeSchema = compileAgentSchema(NodeMetricsSnapshot)
+const nodeSchemaV3 = compileAgentSchema(NodeMetricsV3)
 const utf8 = new TextEncoder()
 
 /** Timestamps before this are a broken clock, not history. */
@@ -124,7 +123,7 @@ function* v3Nodes(envelope: Record<string, unknown>): Generator<FoundNode> {
   for (const [index, item] of list.entries()) {
     if (item === null) continue
     const path = `/otel/metricsNodes/${index}`
-    if (!nodeSchemaV3.Check(item)) throw invalid(`${path}${firstProblem(nodeSchemaV3, item)}`)
+    if (!nodeSchemaV3.check(item)) throw invalid(`${path}${nodeSchemaV3.problem(item)}`)
     const problem = nameProblem(item.nodeName)
     if (problem) throw invalid(`${path}/nodeName: the node name ${shownName(item.nodeName)}: ${problem}`)
     if (seen.has(item.nodeName)) throw invalid(`${path}/nodeName: node ${shownName(item.nodeName)} appears twice`)
@@ -136,7 +135,7 @@ function* v3Nodes(envelope: Record<string, unknown>): Generator<FoundNode> {
 
 function checkNodeShape(node: unknown, path: string): asserts node is NodeMetricsSnapshot {
   if (!isObject(node)) throw invalid(`${path}: must be a NodeMetricsSnapshot object`)
-  if (!nodeSchema.Check(node)) throw invalid(`${path}${firstProblem(nodeSchema, node)}`)
+  if (!nodeSchema.check(node)) throw invalid(`${path}${nodeSchema.problem(node)}`)
 }
 
 function checkTimestampField(envelope: Record<string, unknown>, field: string): void {

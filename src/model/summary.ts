@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import { NodeMetricsSnapshot } from './node-metrics'
+import { FIGURES, type FigureField } from './figures'
 import { numberOrNull, stringOrNull } from './scalars'
 
 /** Fleet figures over a cluster's latest node metrics (DESIGN §5). */
@@ -26,9 +27,18 @@ export const NodeStatus = t.Union([t.Literal('online'), t.Literal('stale')], {
   description: 'stale: no snapshot for longer than STALE_AFTER (default 3 × the agent interval, at least 15 s)',
 })
 
+/** A node's derived figures: what its summary, history and /metrics count, after the accept policy. */
+export const NodeFigures = t.Object({
+  ...Object.fromEntries(FIGURES.map((figure) => [figure.field, numberOrNull(`${figure.description} (null: not reported, or dropped)`)])),
+  disk_max: numberOrNull('the fullest disk, %'),
+}) as unknown as ReturnType<typeof t.Object<Record<FigureField | 'disk_max', ReturnType<typeof numberOrNull>>>>
+
 export const ClusterNodeMetrics = t.Object({
   summary: ClusterSummary,
   node_status: t.Record(t.String(), NodeStatus, { description: 'node name → online or stale' }),
+  node_figures: t.Record(t.String(), NodeFigures, {
+    description: 'node name → its figures as the master derived them (physical interfaces only, values out of range left out)',
+  }),
   nodes: t.Record(t.String(), NodeMetricsSnapshot, { description: 'node name → latest snapshot' }),
 })
 

@@ -24,6 +24,8 @@ const state = { cluster: localStorage.getItem('nmm-cluster'), timer: undefined, 
 const fixed = (value, digits = 1) => (value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value).toFixed(digits))
 const pct = (value) => (value === undefined || value === null ? '–' : `${fixed(value)}%`)
 const celsius = (value) => (value === undefined || value === null ? '–' : `${fixed(value)} °C`)
+// Sensor limits the kernel leaves unset read 0 or 65261.85 °C: show them as none.
+const limit = (value) => (typeof value === 'number' && value > 0 && value <= 200 ? celsius(value) : '–')
 function bytes(value, suffix = '') {
   if (value === undefined || value === null) return '–'
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
@@ -137,7 +139,7 @@ function overview() {
     el('section', { class: 'panel' }, el('table', { id: 'nodes' }, el('thead', {}, head), body)),
   )
   const rows = new Map() // node name → { tr, cells, spark }
-  let latest = { summary: undefined, nodes: {}, node_status: {} }
+  let latest = { summary: undefined, nodes: {}, node_status: {}, node_figures: {} }
   let sparks = {}
 
   function setCard(key, value, sub = '') {
@@ -147,7 +149,7 @@ function overview() {
   }
 
   function render() {
-    const { summary, nodes, node_status: status } = latest
+    const { summary, nodes, node_status: status, node_figures: figures } = latest
     if (!summary) return
     setCard('nodes', `${summary.online_nodes} / ${summary.metrics_nodes}`, summary.stale_nodes ? `${summary.stale_nodes} stale` : 'all reporting')
     setCard('avg_cpu', pct(summary.avg_cpu), 'online nodes')
@@ -155,10 +157,10 @@ function overview() {
     setCard('max_temp', celsius(summary.max_temp), summary.max_temp_node)
     setCard('max_disk', pct(summary.max_disk), summary.max_disk_node ? `${summary.max_disk_node} ${summary.max_disk_mount}` : '')
     setCard('warning_nodes', String(summary.warning_nodes), 'CPU/memory ≥ 80 % or ≥ 75 °C')
+    // The figures the master derived (values out of range and unmeasured zeros left out), not the raw snapshot.
     const list = Object.entries(nodes).map(([name, snapshot]) => ({
       name, snapshot, status: status[name] ?? 'online',
-      cpu: snapshot.cpu?.usage_percent, mem: snapshot.memory?.usage_percent,
-      disk: Math.max(-1, ...(snapshot.disks ?? []).map((disk) => disk.usage_percent ?? -1)), temp: snapshot.temperature?.cpu_temp,
+      cpu: figures[name]?.cpu_usage, mem: figures[name]?.mem_usage, disk: figures[name]?.disk_max, temp: figures[name]?.temperature,
     }))
     const { key, asc } = state.sort
     list.sort((a, b) => {
@@ -192,7 +194,7 @@ function overview() {
       statusCell.replaceChildren(el('span', { class: `badge ${node.status === 'stale' ? 'stale' : warning ? 'warn' : 'online'}` }, node.status === 'stale' ? 'stale' : warning ? 'warning' : 'online'))
       meterCell(cpuCell, node.cpu)
       meterCell(memCell, node.mem)
-      meterCell(diskCell, node.disk < 0 ? undefined : node.disk)
+      meterCell(diskCell, node.disk)
       tempCell.textContent = celsius(node.temp)
       tempCell.classList.toggle('hot', (node.temp ?? 0) >= 75)
       drawSpark(row, sparkCell, sparks[node.name])
@@ -288,12 +290,13 @@ function nodePage(cluster, node) {
         // The x axis spans the whole range asked for, even where there is no data yet.
         scales: { x: { time: true, range: () => [shown.start, shown.end] }, ...(chart.range ? { y: { range: chart.range } } : {}) },
         axes: [{ stroke: css('--muted'), grid: { stroke: css('--line') } },
-          { stroke: css('--muted'), grid: { stroke: css('--line') }, values: (u, values) => values.map((v) => format(chart.unit, v)), size: 70 }],
+          { stroke: css('--muted'), grid: { stroke: css('--line') }, values: (u, values) => values.map((v) => format(chart.unit, v)), size: 84 }],
       }, data, box)
     })
   }
 
-  function renderDetails(snapshot, status) {
+  // Headline figures are the master's (figures); the tables show the snapshot as the agent sent it.
+  function renderDetails(snapshot, status, figures = {}) {
     const cpu = snapshot.cpu ?? {}
     const memory = snapshot.memory ?? {}
     const table = (headers, rows) => el('table', {}, el('thead', {}, el('tr', {}, ...headers.map((h) => el('th', {}, h)))),
@@ -306,14 +309,14 @@ function nodePage(cluster, node) {
         ['load', `${fixed(cpu.load_1, 2)} · ${fixed(cpu.load_5, 2)} · ${fixed(cpu.load_15, 2)}`],
         ['snapshot', new Date(typeof snapshot.timestamp === 'number' ? snapshot.timestamp : Date.parse(snapshot.timestamp)).toLocaleString()],
       ])),
-      el('section', { class: 'panel' }, el('h2', {}, `CPU ${pct(cpu.usage_percent)} (user ${pct(cpu.user_percent)}, system ${pct(cpu.system_percent)}, iowait ${pct(cpu.iowait_percent)})`),
+      el('section', { class: 'panel' }, el('h2', {}, `CPU ${pct(figures.cpu_usage)} (user ${pct(cpu.user_percent)}, system ${pct(cpu.system_percent)}, iowait ${pct(cpu.iowait_percent)})`),
         el('div', { class: 'cores' }, ...(cpu.per_core ?? []).map((value, index) => {
           const core = el('div', { class: 'core', title: `core ${index}` }, `${Math.round(value)}%`)
           core.style.background = `color-mix(in srgb, var(--accent) ${Math.round(value)}%, var(--line))`
           return core
         }))),
       el('section', { class: 'panel' }, el('h2', {}, 'Memory'), kv([
-        ['used', `${bytes(memory.used)} of ${bytes(memory.total)} (${pct(memory.usage_percent)})`], ['available', bytes(memory.available)],
+        ['used', `${bytes(memory.used)} of ${bytes(memory.total)} (${pct(figures.mem_usage)})`], ['available', bytes(memory.available)],
         ['cached / buffers', `${bytes(memory.cached)} / ${bytes(memory.buffers)}`],
         ['swap', `${bytes(memory.swap_used)} of ${bytes(memory.swap_total)} (${pct(memory.swap_percent)})`],
       ])),
@@ -323,8 +326,8 @@ function nodePage(cluster, node) {
       el('section', { class: 'panel' }, el('h2', {}, 'Networks'), table(['interface', 'status', 'address', 'in', 'out', 'errors', 'speed'],
         (snapshot.networks ?? []).map((nic) => [nic.interface, nic.status, nic.ip_address, bytes(nic.rx_rate, '/s'), bytes(nic.tx_rate, '/s'),
           `${nic.rx_errors ?? 0} / ${nic.tx_errors ?? 0}`, nic.speed ? `${nic.speed} Mbit/s` : '–']))),
-      el('section', { class: 'panel' }, el('h2', {}, `Temperatures (CPU ${celsius(snapshot.temperature?.cpu_temp)})`), table(['sensor', 'label', 'now', 'max', 'critical'],
-        (snapshot.temperature?.sensors ?? []).map((sensor) => [sensor.name, sensor.label, celsius(sensor.current), celsius(sensor.max), celsius(sensor.critical)]))),
+      el('section', { class: 'panel' }, el('h2', {}, `Temperatures (CPU ${celsius(figures.temperature)})`), table(['sensor', 'label', 'now', 'max', 'critical'],
+        (snapshot.temperature?.sensors ?? []).map((sensor) => [sensor.name, sensor.label, celsius(sensor.current), limit(sensor.max), limit(sensor.critical)]))),
       el('section', { class: 'panel' }, el('h2', {}, 'Top processes'), table(['pid', 'name', 'user', 'CPU', 'memory', 'RSS', 'threads'],
         (snapshot.processes ?? []).map((process) => [String(process.pid ?? ''), process.name, process.user, pct(process.cpu_percent), pct(process.mem_percent),
           bytes(process.mem_rss), String(process.threads ?? '')]))),
@@ -337,7 +340,7 @@ function nodePage(cluster, node) {
       api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`),
       api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics`),
     ])
-    renderDetails(snapshot, list.node_status[node] ?? 'online')
+    renderDetails(snapshot, list.node_status[node] ?? 'online', list.node_figures[node])
     await loadHistory()
   })
 }
