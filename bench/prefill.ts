@@ -24,7 +24,8 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
        VALUES (${Array.from({ length: columns.length + 3 }, (_, index) => `?${index + 1}`).join(', ')})`,
     )
     return (id: number, ts: number, averages: number[], peaks: number[]) =>
-      statement.run(id, ts, samples, ...averages.flatMap((average, index) => [average * samples, samples, peaks[index]!]))
+      // Every sample had every figure: counts NULL, as the writer stores them (storage/history-encoding.ts).
+      statement.run(id, ts, samples, ...averages.flatMap((average, index) => [average * samples, null, peaks[index]!]))
   }
   const insert = insertInto('node_metrics_history', 60)
   const insertHourly = insertInto('node_metrics_history_hourly', 720)

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnMaster, type MasterProcess } from '../src/harness/master-process'
 import { percentile } from '../src/simulator/stats'
+import { acceptCost } from './accept'
 import { bareUpserts } from './bare'
 import { closedLoop, paced } from './http-load'
 import { prefill, storageFigures } from './prefill'
@@ -35,6 +36,12 @@ function peakRssBytes(master: MasterProcess): number {
 async function stop(master: MasterProcess) {
   master.proc.kill('SIGTERM')
   await master.proc.exited
+}
+
+// 0. The ingest thread's own work per snapshot: nodes stored as slices of the body, against re-serialising them.
+const accept = [10, 100].map((perSnapshot) => acceptCost(perSnapshot, quick ? 200 : perSnapshot === 10 ? 5_000 : 500))
+for (const row of accept) {
+  log(`accept ${row.nodesPerSnapshot} nodes per snapshot: ${row.acceptMicrosPerSnapshot} µs; node JSON sliced ${row.nodeJsonSlicedMicros} µs, re-serialised ${row.nodeJsonReserialisedMicros} µs (×${row.ratio})`)
 }
 
 // 1. Ingest throughput against the bare limit.
@@ -140,6 +147,7 @@ const results = {
   date: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
   machine: { cpu: cpuModel, cores: cpus().length, memoryBytes: totalmem(), bun: Bun.version, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() },
+  accept,
   ingest,
   query: {
     nodes: plan.queryNodes, days: plan.queryDays, alone, underIngest: loaded, targetsMs,
@@ -155,7 +163,12 @@ rmSync(work, { recursive: true, force: true })
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`
 console.log(`\nmachine: ${cpuModel}, ${cpus().length} cores, ${mib(totalmem())}, bun ${Bun.version}${quick ? '  (QUICK: small sizes, not the figures to quote)' : ''}\n`)
-console.log('ingest (HTTP, gzip, commit before answer)     ack node-snapshots/s   bare rows/s   ratio   peak RSS')
+console.log('ingest thread, per snapshot (one core, no I/O)       accept µs   node JSON: sliced µs   re-serialised µs   ratio')
+for (const row of accept) {
+  console.log(`  ${String(row.nodesPerSnapshot).padStart(3)} nodes per snapshot (${(row.bodyBytes / 1024).toFixed(0)} KiB)              ${String(row.acceptMicrosPerSnapshot).padStart(9)} ` +
+    `${String(row.nodeJsonSlicedMicros).padStart(22)} ${String(row.nodeJsonReserialisedMicros).padStart(18)} ${String(row.ratio).padStart(7)}`)
+}
+console.log('\ningest (HTTP, gzip, commit before answer)     ack node-snapshots/s   bare rows/s   ratio   peak RSS')
 for (const row of ingest) {
   console.log(`  ${String(row.nodes).padStart(6)} nodes, ${String(row.nodesPerSnapshot).padStart(3)} per snapshot, ${String(row.concurrency).padStart(2)} agents at once ` +
     `${String(row.ackPerSecond).padStart(10)} ${String(row.bareRowsPerSecond).padStart(13)} ${String(row.ratio).padStart(7)}   ${mib(row.peakRssBytes as number)}`)

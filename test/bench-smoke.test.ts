@@ -13,6 +13,8 @@ test('bun run bench --quick runs every section and writes its figures', () => {
     expect(run.exitCode).toBe(0)
     const results = JSON.parse(readFileSync(out, 'utf8'))
     expect(results.mode).toBe('quick')
+    expect(results.accept.map((row: { nodesPerSnapshot: number }) => row.nodesPerSnapshot)).toEqual([10, 100])
+    for (const row of results.accept) expect(row.nodeJsonSlicedMicros).toBeGreaterThan(0)
     expect(results.ingest).toHaveLength(2)
     for (const row of results.ingest) {
       expect(row.ackPerSecond).toBeGreaterThan(0)

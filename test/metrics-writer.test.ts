@@ -38,8 +38,24 @@ test('a node seen several times in one transaction: latest is the newest, every 
   writer.write([row('n1', base + 1, 10), row('n1', base + 3, 30), row('n1', base + 2, 99), row('n1', base + 5, 50)])
   expect(db.query('SELECT timestamp, cpu FROM node_metrics_latest').all()).toEqual([{ timestamp: base + 5, cpu: 50 }])
   // base+2 arrived after base+3: it is older than what the node already had, so it is dropped.
+  // cpu_n NULL: every sample of the bucket had the figure (the common case costs no data byte).
   expect(db.query('SELECT timestamp, samples, cpu_sum, cpu_n, cpu_max FROM node_metrics_history').all()).toEqual([
-    { timestamp: base / 1000, samples: 3, cpu_sum: 9000, cpu_n: 3, cpu_max: 5000 }, // seconds; % × 100
+    { timestamp: base / 1000, samples: 3, cpu_sum: 9000, cpu_n: null, cpu_max: 5000 }, // seconds; % × 100
+  ])
+})
+
+test('each figure keeps its own count: a sample without it neither counts as 0 nor dilutes the mean', () => {
+  const base = Math.floor(Date.now() / 10_000) * 10_000 - 60_000
+  const withoutTemp = (ts: number) => {
+    const snapshot: any = nodeSnapshot('n1', ts, { cpu: 20 })
+    delete snapshot.temperature
+    return rowOf('c', snapshot)
+  }
+  // Temperature: missing, 10, missing, 40 (°C × 10); CPU in all four.
+  writer.write([withoutTemp(base + 1), rowOf('c', nodeSnapshot('n1', base + 2, { temp: 10, cpu: 20 })), withoutTemp(base + 3)])
+  writer.write([rowOf('c', nodeSnapshot('n1', base + 4, { temp: 40, cpu: 20 }))])
+  expect(db.query('SELECT samples, temp_sum, temp_n, temp_max, cpu_sum, cpu_n FROM node_metrics_history').all()).toEqual([
+    { samples: 4, temp_sum: 500, temp_n: 2, temp_max: 400, cpu_sum: 8000, cpu_n: null },
   ])
 })
 

@@ -42,7 +42,7 @@ describe('a database written by the previous schema upgrades in place, data incl
     const columns = readDb<{ name: string }>(dbPath, 'PRAGMA table_info(node_metrics_history)').map((column) => column.name)
     expect(columns).toEqual(['node_id', 'timestamp', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])])
     expect(readDb(dbPath, 'SELECT timestamp, samples, cpu_sum, cpu_n, cpu_max, temp_sum, temp_n, temp_max, load1_n FROM node_metrics_history WHERE node_id = 2')).toEqual([
-      { timestamp: HOUR / 1000, samples: 1, cpu_sum: 500, cpu_n: 1, cpu_max: 500, temp_sum: null, temp_n: 0, temp_max: null, load1_n: 0 },
+      { timestamp: HOUR / 1000, samples: 1, cpu_sum: 500, cpu_n: null, cpu_max: 500, temp_sum: null, temp_n: 0, temp_max: null, load1_n: 0 },
     ])
   })
 

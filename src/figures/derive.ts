@@ -36,10 +36,10 @@ export interface DeriveSettings {
   netExclude: RegExp
 }
 
-type Bounds = { min: number; max: number; above: string }
+type Bounds = { min: number; max: number; above: string; integer?: boolean }
 const BYTES: Bounds = { min: 0, max: 2 ** 64, above: 'out_of_range' }
 const PERCENT: Bounds = { min: 0, max: 100, above: 'out_of_range' }
-const CORES: Bounds = { min: 1, max: 65_536, above: 'out_of_range' }
+const CORES: Bounds = { min: 1, max: 65_536, above: 'out_of_range', integer: true }
 
 /**
  * The figures of one node's snapshot. Values never refuse a snapshot: one outside its physical
@@ -102,7 +102,7 @@ function problem(input: Input, bounds: Bounds): string | undefined {
   if (value < bounds.min) return bounds.min === 0 ? 'negative' : 'out_of_range'
   if (input.max && value > input.max.value) return input.max.reason
   if (value > bounds.max) return bounds.above
-  if (bounds === CORES && !Number.isInteger(value)) return 'not_an_integer'
+  if (bounds.integer && !Number.isInteger(value)) return 'not_an_integer'
   return undefined
 }
 

@@ -3,7 +3,8 @@ import { AgentNetworks } from '../auth/networks'
 import { AgentAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, methodsForPath, renderError } from '../http/errors'
 import { readJsonBody } from './body'
-import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot, type NamedDrop } from './snapshot'
+import type { Drop } from '../figures/derive'
+import { acceptSnapshot, resolveClusterId, type AcceptedSnapshot } from './snapshot'
 
 export interface IngestSettings {
   maxBodyBytes: number
@@ -23,7 +24,7 @@ export interface HubLink {
   /** a request was answered with this error code */
   rejected(code: string): void
   /** an acknowledged snapshot had these figures left out */
-  dropped(drops: readonly NamedDrop[]): void
+  dropped(drops: readonly Drop[]): void
 }
 
 const HEARTBEAT_MAX_BYTES = 64 * 1024

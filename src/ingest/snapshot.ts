@@ -16,9 +16,6 @@ const utf8 = new TextEncoder()
 const EARLIEST_MS = Date.UTC(2000, 0, 1)
 export const MAX_NODES_PER_SNAPSHOT = 10_000
 
-/** A dropped figure with its path from the top of the body, as the agent's answer names it. */
-export type NamedDrop = Drop
-
 export interface AcceptedSnapshot {
   clusterId: string
   /** the rows for the writer */
@@ -26,8 +23,8 @@ export interface AcceptedSnapshot {
   nodes: number
   /** node names, one per line */
   nodeNames: string
-  /** values left out of the derived figures (the snapshot itself is stored as sent) */
-  dropped: NamedDrop[]
+  /** values left out of the derived figures, their paths from the top of the body (the snapshot itself is stored as sent) */
+  dropped: Drop[]
 }
 
 export interface AcceptSettings {
@@ -72,7 +69,7 @@ export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, 
   const clusterId = resolveClusterId(headerClusterId, bodyClusterId, `/${idField}`)
 
   const rows: NodeRow[] = []
-  const dropped: NamedDrop[] = []
+  const dropped: Drop[] = []
   for (const found of v3 ? v3Nodes(envelope) : v2Nodes(envelope, body.bytes)) {
     const ts = timestampMs(found.node.timestamp)
     if (!Number.isFinite(ts)) throw invalid(`${found.path}/timestamp: not an RFC 3339 time with a zone, nor epoch milliseconds`)

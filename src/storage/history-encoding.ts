@@ -8,6 +8,10 @@ import { FIGURES } from '../model/figures'
  * (a VM without sensors, a dropped value) neither counts as 0 nor dilutes the mean; a figure with
  * no sample in a bucket reads null. Sums are added with `+`, which SQLite turns into a REAL
  * rather than failing if it ever overflowed, and read with TOTAL(), which cannot overflow.
+ *
+ * The count is stored as NULL while every sample of the bucket had the figure — nearly always — so
+ * it costs one header byte and no data; read it as COALESCE(count, samples). A column added for a
+ * new figure defaults to 0: the buckets written before it had none.
  */
 
 /** One figure's stored value: round(value × scale), or null. */
@@ -19,7 +23,10 @@ export function encodeValues(values: readonly (number | null)[]): (number | null
 }
 
 /** Column definitions of a history tier for one figure (storage/migrations.ts adds them). */
-export const historyColumnsOf = (key: string) => [`${key}_sum INTEGER`, `${key}_n INTEGER NOT NULL DEFAULT 0`, `${key}_max INTEGER`]
+export const historyColumnsOf = (key: string) => [`${key}_sum INTEGER`, `${key}_n INTEGER DEFAULT 0`, `${key}_max INTEGER`]
+
+/** A figure's sample count in a bucket, as an SQL expression. */
+export const countOf = (key: string) => `COALESCE(${key}_n, samples)`
 
 /**
  * Counts one snapshot into a tier's bucket: one parameter per figure (?3…), the scaled value or
@@ -27,10 +34,12 @@ export const historyColumnsOf = (key: string) => [`${key}_sum INTEGER`, `${key}_
  */
 export function upsertPointSql(table: string): string {
   const columns = FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])
-  const values = FIGURES.map((_, index) => `?${index + 3}, ?${index + 3} IS NOT NULL, ?${index + 3}`)
+  // A first sample with the figure: count NULL (all of one); without it: 0.
+  const values = FIGURES.map((_, index) => `?${index + 3}, CASE WHEN ?${index + 3} IS NULL THEN 0 END, ?${index + 3}`)
+  // The right-hand sides see the row as it was; `samples` is the count before this sample.
   const updates = FIGURES.map(({ key }) =>
     `${key}_sum = COALESCE(${key}_sum + excluded.${key}_sum, ${key}_sum, excluded.${key}_sum),
-            ${key}_n = ${key}_n + excluded.${key}_n,
+            ${key}_n = CASE WHEN excluded.${key}_sum IS NULL THEN ${countOf(key)} WHEN ${key}_n IS NULL THEN NULL ELSE ${key}_n + 1 END,
             ${key}_max = MAX(COALESCE(${key}_max, excluded.${key}_max), COALESCE(excluded.${key}_max, ${key}_max))`)
   return `INSERT INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
           VALUES (?1, ?2, 1, ${values.join(', ')})
@@ -44,7 +53,7 @@ const mean = (sum: string, count: string, scale: number) => `ROUND(${sum} * 1.0 
 /** SELECT list for stored points as they are, in the API's units: `{field}` the mean, `{field}_max` the peak. */
 export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
   const columns = figures.map(({ key, field, scale }) =>
-    `${mean(`${key}_sum`, `${key}_n`, scale)} AS ${field}, ${key}_max / ${scale}.0 AS ${field}_max`)
+    `${mean(`${key}_sum`, countOf(key), scale)} AS ${field}, ${key}_max / ${scale}.0 AS ${field}_max`)
   return `timestamp * 1000 AS timestamp, ${columns.join(',\n')}`
 }
 
@@ -54,6 +63,6 @@ export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGU
  */
 export function groupedPointColumns(width: string, figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
   const columns = figures.map(({ key, field, scale }) =>
-    `${mean(`TOTAL(${key}_sum)`, `TOTAL(${key}_n)`, scale)} AS ${field}, MAX(${key}_max) / ${scale}.0 AS ${field}_max`)
+    `${mean(`TOTAL(${key}_sum)`, `TOTAL(${countOf(key)})`, scale)} AS ${field}, MAX(${key}_max) / ${scale}.0 AS ${field}_max`)
   return `timestamp / ${width} * ${width} * 1000 AS timestamp, ${columns.join(',\n')}`
 }

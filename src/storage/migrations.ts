@@ -6,21 +6,22 @@ import { historyColumnsOf } from './history-encoding'
 const V3_FIGURES = ['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'] as const
 
 /**
- * Migration 3 for one tier: each figure gets its own sum, sample count and peak. A stored mean
- * was the mean of every sample of the bucket that had the figure, so mean × samples is its sum
- * and samples its count; points from before peaks read their mean as their peak.
+ * Migration 3 for one tier: each figure gets its own sum, sample count and peak. The old schema
+ * kept one count for all figures, so a bucket's samples are the best count there is: mean ×
+ * samples becomes the sum, the count is "all samples" (NULL, see history-encoding.ts) where the
+ * figure was kept and 0 where it never was; points from before peaks read their mean as their peak.
  */
 const perFigureHistory = (table: string) => `
    CREATE TABLE ${table}_v3 (
      node_id   INTEGER NOT NULL,
      timestamp INTEGER NOT NULL,
      samples   INTEGER NOT NULL,
-     ${V3_FIGURES.map((key) => `${key}_sum INTEGER, ${key}_n INTEGER NOT NULL DEFAULT 0, ${key}_max INTEGER`).join(', ')},
+     ${V3_FIGURES.map((key) => `${key}_sum INTEGER, ${key}_n INTEGER DEFAULT 0, ${key}_max INTEGER`).join(', ')},
      PRIMARY KEY (node_id, timestamp)
    ) WITHOUT ROWID;
    INSERT INTO ${table}_v3 (node_id, timestamp, samples, ${V3_FIGURES.map((key) => `${key}_sum, ${key}_n, ${key}_max`).join(', ')})
      SELECT node_id, timestamp, samples,
-            ${V3_FIGURES.map((key) => `${key} * samples, CASE WHEN ${key} IS NULL THEN 0 ELSE samples END, COALESCE(${key}_max, ${key})`).join(', ')}
+            ${V3_FIGURES.map((key) => `${key} * samples, CASE WHEN ${key} IS NULL THEN 0 END, COALESCE(${key}_max, ${key})`).join(', ')}
        FROM ${table};
    DROP TABLE ${table};
    ALTER TABLE ${table}_v3 RENAME TO ${table};`
