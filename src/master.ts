@@ -32,6 +32,7 @@ export async function startMaster(config: Config): Promise<Master> {
   let firstReady!: { resolve: () => void; reject: (error: Error) => void }
   const writerReady = new Promise<void>((resolve, reject) => (firstReady = { resolve, reject }))
   let started = false
+  let boundIngestPort: number | undefined
 
   const writer = new WriterThread(
     {
@@ -91,6 +92,7 @@ export async function startMaster(config: Config): Promise<Master> {
     tiers: historyTiers(config),
     dataVersion: (clusterId) => hub!.dataVersion(clusterId),
     apiTokens: config.apiTokens,
+    ingestUrl: () => `http://${config.host}:${boundIngestPort ?? config.ingestPort}`,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),
   })
 
@@ -131,6 +133,7 @@ export async function startMaster(config: Config): Promise<Master> {
     let stopped = false
     ingest = new IngestThread()
     const ingestPort = await ingest.start(ingestSettings, onIngestMessage, restartIngest)
+    boundIngestPort = ingestPort
     started = true
     return {
       gatewayPort: gateway.server!.port!,

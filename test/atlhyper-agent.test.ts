@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { atlhyperFixture, goNodeText, postLikeAtlHyper } from './support/atlhyper'
-import { getJson, readDb, useMaster, type RunningMaster } from './support/master'
+import { getJson, readDb, removeDb, startTestMaster, useMaster, type RunningMaster } from './support/master'
 
 /**
  * Real AtlHyper agents feed the master unchanged: every fixture is Go's json.Marshal of the
@@ -214,7 +214,11 @@ describe('the node_exporter-fed agent: psi, tcp, system, vmstat, ntp, softnet, a
     const nodes = JSON.parse(body).node_metrics
     const ne1 = (await history(master, UID, 'ne-1'))[0]
     // cilium_* and lxc_health are virtual, cilium_vxlan and docker0 down: eth0 is the node's traffic.
-    expect(ne1).toMatchObject({ net_rx_bytes_ps: Math.round(nodes['ne-1'].networks[4].rx_rate), temperature: 54, disk_usage: round(nodes['ne-1'].disks[1].usage_percent, 100) })
+    // "/" is sda2, but this agent puts sda's I/O on the disk's first partition (sda1, /boot/efi).
+    expect(ne1).toMatchObject({
+      net_rx_bytes_ps: Math.round(nodes['ne-1'].networks[4].rx_rate), temperature: 54, disk_usage: round(nodes['ne-1'].disks[1].usage_percent, 100),
+      disk_read_bytes_ps: Math.round(nodes['ne-1'].disks[0].read_rate), disk_write_bytes_ps: Math.round(nodes['ne-1'].disks[0].write_rate),
+    })
     const ne2 = (await history(master, UID, 'ne-2'))[0]
     expect(ne2).toMatchObject({ net_rx_bytes_ps: Math.round(nodes['ne-2'].networks[2].rx_rate), temperature: null })
   })
@@ -251,12 +255,49 @@ describe("the current agent's model_v3 snapshot (camelCase, node metrics under o
 
     const point = (await history(master, 'prod-v3', 'v3-node-1'))[0]
     expect(point).toMatchObject({ cpu_usage: 27.56, mem_usage: 40.92, disk_usage: 31.38, temperature: 54, net_rx_bytes_ps: 1250000, load_1: 1.23 })
+    // model_v3 lists a disk's I/O on an entry of its own ("sda", no mount): that is "/"'s device.
+    expect(point).toMatchObject({ disk_read_bytes_ps: v3.disks[2].readBytesPerSec, disk_write_bytes_ps: Math.round(v3.disks[2].writeBytesPerSec) })
     const second = (await history(master, 'prod-v3', 'v3-node-2'))[0]
     expect(second).toMatchObject({ net_rx_bytes_ps: Math.round(sent[1].networks[1].rxBytesPerSec), temperature: 61 }) // eth0 only
     const { body: list } = await getJson(`${master.api}/api/v2/clusters/prod-v3/node-metrics`)
     expect(list.summary).toMatchObject({ metrics_nodes: 2, avg_cpu: (27.56 + 42.48) / 2, max_temp: 61, max_temp_node: 'v3-node-2' })
     // The envelope is kept as the agent sent it, camelCase and all.
     expect(master.hub.envelopeText('prod-v3')).toBe(body)
+  })
+
+  test("the agent's command poll is held, then answered with AtlHyper's \"no command\" (204); a stop ends it at once", async () => {
+    const other = await startTestMaster()
+    try {
+      let answered: number | undefined
+      const poll = fetch(`${other.ingest}/agent/commands?cluster_id=c&topic=ops`, { headers: { 'X-Cluster-ID': 'c' } })
+        .then((response) => (answered = response.status))
+      await Bun.sleep(300)
+      expect(answered).toBeUndefined() // held, as a long poll is: the agent does not spin
+      const stopped = performance.now()
+      await other.stop()
+      await poll
+      expect(answered).toBe(204)
+      expect(performance.now() - stopped).toBeLessThan(5_000)
+    } finally {
+      removeDb(other.dbPath)
+    }
+  })
+
+  test('values a model_v3 node gets wrong are named by their paths in its body', async () => {
+    const sent = JSON.parse(atlhyperFixture('v3-snapshot'))
+    const node = sent.otel.metricsNodes[0]
+    node.cpu.usagePct = 150
+    node.networks[0].rxBytesPerSec = 1.8446744073709552e18
+    node.memory.availableBytes = node.memory.totalBytes + 1
+    const response = await postLikeAtlHyper(master.ingest, JSON.stringify(sent), 'prod-v3')
+    expect(await response.json()).toEqual({
+      status: 'ok', nodes: 2, dropped_total: 3,
+      dropped: [
+        { path: '/otel/metricsNodes/0/cpu/usagePct', reason: 'out_of_range' },
+        { path: '/otel/metricsNodes/0/networks/0/rxBytesPerSec', reason: 'above_link_speed' },
+        { path: '/otel/metricsNodes/0/memory/availableBytes', reason: 'negative' }, // used = total − available
+      ],
+    })
   })
 
   test('a model_v3 envelope without node metrics is a 200 that says so', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import net from 'node:net'
 import { ConfigError, loadConfig, missingTokens } from '../src/config/config'
 import { postSnapshot, readDb, removeDb, useMaster } from './support/master'
 import { spawnMaster } from '../src/harness/master-process'
@@ -49,6 +50,44 @@ describe('agent and API tokens', () => {
     expect(((await allowed.json()) as any).summary.metrics_nodes).toBe(1)
     expect((await fetch(`${master.api}/healthz`)).status).toBe(200)
     expect((await fetch(`${master.api}/swagger/json`)).status).toBe(200)
+  })
+})
+
+describe('API_TOKENS guard every data route, whatever the request looks like', () => {
+  const master = useMaster({ API_TOKENS: 'read' })
+
+  /** A raw HTTP/1.1 GET, so the Host header and the path are exactly what a hostile client sends. */
+  const rawGet = (path: string, host: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const socket = net.connect(master.gatewayPort, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`))
+      let text = ''
+      socket.on('data', (chunk) => (text += chunk))
+      socket.on('end', () => resolve({ status: Number(text.split(' ')[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) }))
+      socket.on('error', reject)
+    })
+
+  test('every documented /api route and /metrics: 401 without a token, for any Host header, with or without a trailing slash', async () => {
+    const postResponse = await postSnapshot(master.ingest, snapshot('c'), { clusterId: 'c' })
+    expect(postResponse.status).toBe(200)
+    const { paths } = (await (await fetch(`${master.api}/swagger/json`)).json()) as { paths: Record<string, unknown> }
+    const guarded = Object.keys(paths).filter((path) => path.startsWith('/api/') || path === '/metrics')
+    expect(guarded.length).toBeGreaterThanOrEqual(9)
+    const leaks: string[] = []
+    for (const template of guarded) {
+      const path = template.replace('{clusterId}', 'c').replace('{nodeName}', 'n1')
+      const query = path.startsWith('/api/v2/node-metrics') ? '?cluster_id=c' : path.endsWith('/history') && path.includes('/clusters/c/history') ? '?metric=cpu_usage' : ''
+      for (const variant of [`${path}${query}`, `${path}/${query}`]) {
+        for (const host of ['x', 'ab', 'a:1', '', '127.0.0.1', `127.0.0.1:${master.gatewayPort}`]) {
+          const { status, body } = await rawGet(variant, host)
+          // Refused, or no data route at all (404/405, the dashboard page): never data without a token, never a 5xx.
+          const refused = [401, 404, 405].includes(status) || (status === 200 && body.startsWith('<!doctype html>'))
+          if (!refused) leaks.push(`${variant} Host ${JSON.stringify(host)}: ${status}`)
+        }
+      }
+    }
+    expect(leaks).toEqual([])
+    // A request without a Host header once threw inside the error handler and took the process down.
+    expect((await fetch(`${master.api}/healthz`)).status).toBe(200)
   })
 })
 

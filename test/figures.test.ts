@@ -28,8 +28,11 @@ describe('missing is null, never 0', () => {
     const first = figures({ cpu: { usage_percent: 0, idle_percent: 0, user_percent: 0, per_core: null, load_1: 0, cores: 0 } })
     expect(first).toMatchObject({ cpu_usage: null, load_1: null })
     expect(derive({ cpu: { usage_percent: 0, idle_percent: 0, cores: 0 } }).extras.cores).toBeNull()
-    // A measured idle CPU is 0 % busy, and a measured idle machine has load 0.
+    // A measured idle CPU is 0 % busy, and a measured idle machine has load 0; so is a bare usage of 0.
     expect(figures({ cpu: { usage_percent: 0, idle_percent: 100, load_1: 0 } })).toMatchObject({ cpu_usage: 0, load_1: 0 })
+    expect(figures({ cpu: { usage_percent: 0 } }).cpu_usage).toBe(0)
+    // model_v3 has no idle: its unmeasured CPU is usage, user, system and iowait all 0.
+    expect(figures({ cpu: { usage_percent: 0, user_percent: 0, system_percent: 0, iowait_percent: 0, load_1: 1.5 } })).toMatchObject({ cpu_usage: null, load_1: 1.5 })
     expect(figures({ temperature: { cpu_temp: 0, cpu_temp_max: 0, sensors: null } }).temperature).toBeNull()
     expect(figures({ memory: { total: 0, used: 0, usage_percent: 0 } }).mem_usage).toBeNull()
     // An I/O-only device the node_exporter agent lists: no size, so no usage, but its I/O is real.
@@ -52,10 +55,41 @@ describe('disks', () => {
   })
 })
 
+describe("the primary disk's I/O is its block device's, wherever the agent reports it", () => {
+  const io = (disks: Node['disks']) => {
+    const all = figures({ disks })
+    return [all.disk_usage, all.disk_read_bytes_ps, all.disk_write_bytes_ps]
+  }
+
+  test('a partition that reports its own I/O (counters since boot, rates) is its own source', () => {
+    expect(io([{ device: '/dev/sda2', mount_point: '/', total: 1e9, usage_percent: 40, read_bytes: 5e9, write_bytes: 7e9, read_rate: 0, write_rate: 0 },
+      { device: 'sda', total: 0, read_rate: 999, write_rate: 999 }])).toEqual([40, 0, 0])
+  })
+
+  test("model_v3: the disk's I/O on an entry of its own (no mount, size 0)", () => {
+    expect(io([{ device: '/dev/nvme0n1p2', mount_point: '/', total: 1e9, usage_percent: 31, read_rate: 0, write_rate: 0 },
+      { device: '/dev/nvme0n1p1', mount_point: '/boot/efi', total: 1e6, usage_percent: 1, read_rate: 0, write_rate: 0 },
+      { device: 'nvme0n1', mount_point: '', total: 0, usage_percent: 0, read_rate: 32_768, write_rate: 524_288 }])).toEqual([31, 32_768, 524_288])
+  })
+
+  test("the node_exporter-fed agent: the disk's I/O on its first partition", () => {
+    expect(io([{ device: '/dev/sda1', mount_point: '/boot/efi', total: 1e6, usage_percent: 1, read_bytes: 4e9, read_rate: 163_830, write_rate: 1_223_267 },
+      { device: '/dev/sda2', mount_point: '/', total: 1e9, usage_percent: 31, read_bytes: 0, write_bytes: 0, read_rate: 0, write_rate: 0 },
+      { device: 'sdb', mount_point: '', total: 0, read_rate: 52_425, write_rate: 2_097_029 }])).toEqual([31, 163_830, 1_223_267])
+  })
+
+  test('without an entry that carries I/O for the device, the primary entry stands', () => {
+    expect(io([{ device: '/dev/vda1', mount_point: '/', total: 1e9, usage_percent: 50, read_rate: 0, write_rate: 0 }])).toEqual([50, 0, 0])
+  })
+})
+
 describe('the network rate of a node is its physical interfaces', () => {
   test('virtual interfaces of a Kubernetes node are left out by the default pattern', () => {
     const virtual = ['lo', 'veth1a2b3c', 'cni0', 'cali12345', 'flannel.1', 'cilium_host', 'cilium_vxlan', 'docker0', 'br-0f1e2d',
-      'virbr0', 'tunl0', 'vxlan.calico', 'kube-ipvs0', 'nodelocaldns', 'lxc8f7e', 'genev_sys_6081', 'wg0', 'weave', 'eth0.100']
+      'virbr0', 'tunl0', 'vxlan.calico', 'kube-ipvs0', 'nodelocaldns', 'lxc8f7e', 'genev_sys_6081', 'wg0', 'weave', 'eth0.100',
+      // managed clusters' pod interfaces, kubenet, host bridges, and other overlays
+      'eni1a2b3c4d5e6', 'azv1234abcd', 'azure0', 'gke12ab34cd', 'cbr0', 'br0', 'vmbr0', 'wireguard.cali', 'ovn-k8s-mp0',
+      'kube-dummy-if', 'vlan100', 'podman0', 'nerdctl0']
     const node = { networks: [nic('enp1s0', 1000), ...virtual.map((name) => nic(name, 1e6)), nic('ens5', 500)] }
     expect(figures(node)).toMatchObject({ net_rx_bytes_ps: 1500, net_tx_bytes_ps: 150 })
   })
@@ -66,6 +100,13 @@ describe('the network rate of a node is its physical interfaces', () => {
         nic('eno5', 6, { status: undefined }), nic('eno6', 7, { status: 'UP' })],
     }
     expect(figures(node).net_rx_bytes_ps).toBe(1000 + 2000 + 5 + 6 + 7)
+  })
+
+  test('a counted interface without a rate (new, or its counter reset) leaves the sum missing, not partial', () => {
+    const { networks } = { networks: [nic('eth0', 1000), { interface: 'eth1', status: 'up' }] }
+    expect(figures({ networks })).toMatchObject({ net_rx_bytes_ps: null, net_tx_bytes_ps: null })
+    expect(derive({ networks }).dropped).toEqual([]) // missing is not out of range
+    expect(figures({ networks: [{ interface: 'eth0', status: 'up' }] }).net_rx_bytes_ps).toBeNull()
   })
 
   test("an agent that marks interfaces is believed: physical false is left out whatever its name", () => {

@@ -21,7 +21,9 @@ describe('latest and history', () => {
     const base = Date.now() - 60_000
     await post(10, base)
     await post(20, base + 5_000)
-    await post(99, base + 2_000) // arrives late: older than what is stored
+    // Arrives late: older than what is stored, so it changes nothing — and the answer says so.
+    const late = await postSnapshot(master.ingest, clusterSnapshot('c', [nodeSnapshot('n1', base + 2_000, { cpu: 99 })]), { clusterId: 'c' })
+    expect(await late.json()).toEqual({ status: 'ok', nodes: 0, not_newer: 1 })
     const rows = readDb<{ timestamp: number; cpu: number }>(master.dbPath, 'SELECT timestamp, cpu FROM node_metrics_latest')
     expect(rows).toEqual([{ timestamp: base + 5_000, cpu: 20 }])
     // The node list, answered from a cache until the cluster changes, shows each new snapshot.

@@ -37,9 +37,9 @@ describe('stale nodes', () => {
   test('by default the threshold is 3 × the observed agent interval, at least 15 s', () => {
     const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
     const status = new FleetStatus(hub, { staleAfterMs: undefined, agentExpireMs: 45_000 })
-    const snapshot = (at: number, request: number) => hub.onIngest({
+    const snapshot = (at: number, request: number, snapshotTs = at) => hub.onIngest({
       type: 'snapshot', request, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,
-      rows: encodeRows([]), nodes: 0, nodeNames: 'n1',
+      rows: encodeRows([]), nodes: 0, nodeNames: 'n1', nodeTimestamps: [snapshotTs],
     })
     expect(status.staleAfterMs('c')).toBe(15_000)
     snapshot(0, 1)
@@ -51,6 +51,19 @@ describe('stale nodes', () => {
     expect(status.nodeStatus('c', 41_000)('other', 20_000)).toBe('online')
     snapshot(12_000, 3) // a fast post pulls the smoothed interval down, not to 2 s at once
     expect(status.staleAfterMs('c')).toBe(3 * (0.8 * 10_000 + 0.2 * 2_000))
+  })
+
+  test("a node whose agent keeps re-sending its last snapshot (AtlHyper's cache) turns stale all the same", () => {
+    const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
+    const status = new FleetStatus(hub, { staleAfterMs: 15_000, agentExpireMs: 45_000 })
+    const envelope = (at: number, request: number, nodes: [string, number][]) => hub.onIngest({
+      type: 'snapshot', request, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false, rows: encodeRows([]),
+      nodes: nodes.length, nodeNames: nodes.map(([name]) => name).join('\n'), nodeTimestamps: nodes.map(([, ts]) => ts),
+    })
+    envelope(0, 1, [['alive', 0], ['dead', 0]])
+    for (let at = 10_000; at <= 30_000; at += 10_000) envelope(at, at, [['alive', at], ['dead', 0]]) // dead's snapshot never moves
+    expect(status.nodeStatus('c', 30_000)('alive', 30_000)).toBe('online')
+    expect(status.nodeStatus('c', 30_000)('dead', 0)).toBe('stale')
   })
 })
 

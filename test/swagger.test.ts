@@ -17,9 +17,12 @@ test('/swagger/json documents every route with its parameters and response schem
     '/api/v2/node-metrics',
     '/api/v2/node-metrics/{nodeName}',
     '/api/v2/node-metrics/{nodeName}/history',
+    '/agent/snapshot',
+    '/agent/heartbeat',
+    '/agent/commands',
     '/healthz',
     '/metrics',
-  ])
+  ].sort())
   const schemaOf = (path: string, code = '200') => paths[path].get.responses[code].content['application/json'].schema
 
   const list = schemaOf('/api/v2/clusters/{clusterId}/node-metrics')
@@ -64,6 +67,21 @@ test('/swagger/json documents every route with its parameters and response schem
     .toEqual(['timestamp', 'value', 'max'])
 
   expect(schemaOf('/healthz').properties.writer).toBeDefined()
+
+  // The agents' routes, on the ingest port, with the accept policy and the network rule.
+  const snapshot = paths['/agent/snapshot']
+  expect(snapshot.servers).toEqual([{ url: master.ingest, description: expect.stringContaining('INGEST_PORT') }])
+  expect(snapshot.post.description).toContain('Values never refuse a snapshot')
+  expect(snapshot.post.description).toContain('Network rate of a node')
+  expect(snapshot.post.description).toContain('AGENT_ALLOW_NETWORKS')
+  expect(Object.keys(snapshot.post.responses['200'].content['application/json'].schema.properties)).toEqual(['status', 'nodes', 'not_newer', 'dropped', 'dropped_total'])
+  expect(snapshot.post.requestBody.content['application/json'].schema.oneOf.map((schema: { description: string }) => schema.description))
+    .toEqual(["AtlHyper's model_v2 ClusterSnapshot", "AtlHyper's model_v3 ClusterSnapshot"])
+  const atlhyper = paths['/api/v2/node-metrics/{nodeName}/history'].get
+  expect(atlhyper.tags).toEqual(['atlhyper'])
+  expect(Object.keys(atlhyper.responses['200'].content['application/json'].schema.properties.data.items.properties)).toEqual([
+    'timestamp', 'node_name', 'cpu_usage', 'memory_usage', 'disk_usage', 'cpu_temp', 'network_rx', 'network_tx', 'disk_io_read', 'disk_io_write', 'load_1',
+  ])
 })
 
 test('/swagger serves the UI page', async () => {

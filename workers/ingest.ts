@@ -14,6 +14,7 @@ type Answer = Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>
 const waiting = new Map<number, (answer: Answer) => void>()
 let nextRequest = 1
 let app: ReturnType<typeof ingestApp> | undefined
+const stopping = new AbortController()
 
 const outbox = new Mailbox<IngestToHub>(
   (batch, transfer) => self.postMessage(batch, transfer),
@@ -48,7 +49,7 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
         reasons[reason] = (reasons[reason] ?? 0) + 1
       }
     },
-  })
+  }, stopping.signal)
   try {
     app.listen({ hostname: message.host, port: message.port, // Only a backstop: the body reader answers an oversized body itself, with a JSON error.
     maxRequestBodySize: message.maxBodyBytes * 2 + 1024 * 1024 })
@@ -60,6 +61,7 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
 }
 
 async function stop(): Promise<void> {
+  stopping.abort() // held command polls answer now
   await app?.stop()
   send({ type: 'stopped' })
 }

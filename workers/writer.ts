@@ -66,8 +66,10 @@ function flush(): void {
   if (injectedDelayMs > 0) Bun.sleepSync(injectedDelayMs)
   try {
     const started = performance.now()
-    writer.write(taken.flatMap((item) => item.rows))
-    send({ type: 'committed', batches, rows: rowCount, ms: performance.now() - started })
+    const written = writer.write(taken.flatMap((item) => item.rows))
+    let at = 0
+    const stored = taken.map((item) => item.rows.reduce((count) => count + (written[at++] ? 1 : 0), 0))
+    send({ type: 'committed', batches, stored, rows: rowCount, ms: performance.now() - started })
   } catch (error) {
     send({ type: 'failed', batches, message: (error as Error).message })
   }

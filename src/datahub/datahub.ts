@@ -18,8 +18,12 @@ export interface ClusterState {
   }
   /** the agent's last heartbeat (epoch ms) */
   lastHeartbeat?: number
-  /** when each node of the cluster last came in a snapshot (epoch ms) */
-  nodesSeen: Map<string, number>
+  /**
+   * each node's newest snapshot time and when it arrived (epoch ms). AtlHyper's agent re-sends a
+   * node's last metrics in every envelope after the node went quiet: only a newer snapshot counts as
+   * hearing from the node.
+   */
+  nodesSeen: Map<string, { snapshotTs: number; receivedAt: number }>
   /** the agent's posting interval as observed (ms, smoothed), once two snapshots came */
   observedIntervalMs?: number
 }
@@ -116,10 +120,10 @@ export class DataHub {
       case 'committed':
         if (this.failedWrites > 0) console.warn(`storage recovered after ${this.failedWrites} failed write(s)`)
         this.failedWrites = 0
-        for (const batch of message.batches) {
+        message.batches.forEach((batch, index) => {
           if (this.resent.delete(batch)) this.epoch++
-          this.settle(batch, true)
-        }
+          this.settle(batch, true, undefined, message.stored[index])
+        })
         return
       case 'failed':
         if (this.failedWrites++ === 0) console.error(`storage write failed (further failures are counted): ${message.message}`)
@@ -150,7 +154,7 @@ export class DataHub {
   }
 
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
-    const { request, envelope, gzipped, receivedAt, rows, nodes, nodeNames } = message
+    const { request, envelope, gzipped, receivedAt, rows, nodes, nodeNames, nodeTimestamps } = message
     // A snapshot bigger than the whole queue is still taken when the queue is empty.
     if (this.queuedRows > 0 && this.queuedRows + nodes > this.settings.writeQueueLimit) {
       return this.answer(request, false, 'the master is behind on writes; retry later', 2)
@@ -168,21 +172,27 @@ export class DataHub {
       state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
     }
     state.snapshot = { envelope, gzipped, receivedAt, nodes }
-    if (nodeNames) for (const node of nodeNames.split('\n')) state.nodesSeen.set(node, receivedAt)
+    if (nodeNames) {
+      nodeNames.split('\n').forEach((node, index) => {
+        const snapshotTs = nodeTimestamps[index] ?? 0
+        const seen = state.nodesSeen.get(node)
+        if (!seen || snapshotTs > seen.snapshotTs) state.nodesSeen.set(node, { snapshotTs, receivedAt })
+      })
+    }
   }
 
-  private settle(batch: number, ok: boolean, message?: string): void {
+  private settle(batch: number, ok: boolean, message?: string, stored?: number): void {
     const waiting = this.waiting.get(batch)
     if (waiting === undefined) return
     this.waiting.delete(batch)
     this.queuedRows -= waiting.rows
     // Even a failed write may have changed nothing or everything: readers re-read either way.
     this.commits.set(waiting.clusterId, (this.commits.get(waiting.clusterId) ?? 0) + 1)
-    this.answer(waiting.request, ok, message)
+    this.answer(waiting.request, ok, message, undefined, stored)
   }
 
-  private answer(request: number, ok: boolean, message?: string, retryAfterSeconds?: number): void {
-    this.ports.toIngest({ type: 'answer', request, ok, message, retryAfterSeconds })
+  private answer(request: number, ok: boolean, message?: string, retryAfterSeconds?: number, stored?: number): void {
+    this.ports.toIngest({ type: 'answer', request, ok, message, retryAfterSeconds, stored })
   }
 
   private state(clusterId: string): ClusterState {

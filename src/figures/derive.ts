@@ -62,7 +62,7 @@ export function deriveFigures(node: NodeMetricsSnapshot, settings: DeriveSetting
     let total = 0
     let complete = true
     for (const input of inputs) {
-      const value = accept(input, figure.bounds)
+      const value = input.value === undefined || input.value === null ? null : accept(input, figure.bounds)
       if (value === null) complete = false
       else total += value
     }

@@ -14,7 +14,8 @@ import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
 import { dashboardRoutes } from '../dashboard/routes'
-import { atlhyperHistory, atlhyperNodeList, atlhyperSummary } from './atlhyper'
+import { agentPaths } from './agent-docs'
+import { atlhyperHistory, atlhyperNode, atlhyperNodeList, atlhyperSummary } from './atlhyper'
 import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery } from '../model/atlhyper'
 
 export interface GatewayDeps {
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   dataVersion(clusterId: string): string
   /** API_TOKENS; empty: the query API is open */
   apiTokens: string[]
+  /** where agents post (the ingest port), for the agent routes' documentation; known once it listens */
+  ingestUrl(): string
   health(): Health
 }
 
@@ -46,7 +49,7 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health }: GatewayDeps) {
+export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
   // The app's own routes, for 405 answers; bound once the app exists.
@@ -64,13 +67,21 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           info: {
             title: 'Node metrics master',
             version: '1.0.0',
-            description: 'Latest node metrics, cluster summaries and trend history pushed by cluster agents.',
+            description:
+              'Latest node metrics, cluster summaries and trend history pushed by cluster agents. Agents post to the ingest ' +
+              'port (tag `agent`: the accept policy and the network rule are there); everything else is on this port. ' +
+              'A figure that is not there (not reported, or dropped as out of range) reads null, never 0.',
           },
           tags: [
             { name: 'node-metrics' },
             { name: 'atlhyper', description: "AtlHyper's own read routes, in its shapes: a team moving from AtlHyper's master keeps its web UI" },
+            { name: 'agent', description: 'The ingest port: what agents send and what the master accepts' },
             { name: 'health' },
           ],
+          // Read when the document is asked for: the ingest port is bound after this app is built.
+          get paths() {
+            return agentPaths(ingestUrl())
+          },
           components: {
             securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'one of API_TOKENS, when set' } },
           },
@@ -80,8 +91,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(routes(), request)))
     .use(dashboardRoutes())
     // Transform runs before validation: a caller without a token learns nothing from a 400.
-    .onTransform(({ request, path }) => {
-      if (path.startsWith('/api/') || path === '/metrics') auth.check(request.headers.get('authorization'))
+    // By the route that matched, not the request's path: the two can differ (a trailing slash, and
+    // Elysia reads the path of a request with a very short Host header from the wrong offset).
+    .onTransform(({ request, route }) => {
+      if (route.startsWith('/api/') || route === '/metrics') auth.check(request.headers.get('authorization'))
     })
     .get(
       '/metrics',
@@ -232,23 +245,36 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       ({ query }) => {
         const figures = reader.listFigures(query.cluster_id)
         const statusOf = status.nodeStatus(query.cluster_id)
-        const summary = atlhyperSummary(figures, (row) => statusOf(row.node_name, row.timestamp) === 'stale')
-        return atlhyperNodeList(summary, reader.listSnapshots(query.cluster_id))
+        const stale = new Set(figures.filter((row) => statusOf(row.node_name, row.timestamp) === 'stale').map((row) => row.node_name))
+        // Cached as the cluster's own node list is: nodes are re-shaped for AtlHyper's UI only when the data changes.
+        const key = `atlhyper\u0000${query.cluster_id}`
+        const version = `${dataVersion(query.cluster_id)}|${[...stale].join('\n')}`
+        const cached = lists.get(key, version)
+        if (cached) return jsonTextResponse(cached)
+        const summary = atlhyperSummary(figures, (row) => stale.has(row.node_name))
+        const body = atlhyperNodeList(summary, reader.listSnapshots(query.cluster_id))
+        lists.set(key, version, body)
+        return jsonTextResponse(body)
       },
       {
         query: AtlHyperQuery,
         response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody },
-        detail: { tags: ['atlhyper'], security, summary: "Every node's latest metrics with AtlHyper's cluster summary (nodes as an array)" },
+        detail: {
+          tags: ['atlhyper'],
+          security,
+          summary: "Every node's latest metrics with AtlHyper's cluster summary (nodes as an array)",
+          description: "Nodes from AtlHyper's agent are sent as they came; others get Go's zero values for what they lack, as AtlHyper's web UI expects.",
+        },
       },
     )
     .get(
       '/api/v2/node-metrics/:nodeName',
-      ({ params, query }) => jsonTextResponse(findNode(reader, query.cluster_id, params.nodeName).snapshot),
+      ({ params, query }) => jsonTextResponse(atlhyperNode(findNode(reader, query.cluster_id, params.nodeName).snapshot)),
       {
         params: t.Object({ nodeName: Name }),
         query: AtlHyperQuery,
         response: { 200: NodeMetricsSnapshot, ...errors },
-        detail: { tags: ['atlhyper'], security, summary: 'Latest metrics of one node (AtlHyper route)' },
+        detail: { tags: ['atlhyper'], security, summary: 'Latest metrics of one node (AtlHyper route), in AtlHyper\'s shape' },
       },
     )
     .get(

@@ -1,6 +1,6 @@
 import { jsonResponse, jsonTextResponse } from '../http/errors'
 import { meanOrNull, present } from '../metrics/summary'
-import type { AtlHyperSummary } from '../model/atlhyper'
+import { ATLHYPER_ZERO_ITEMS, ATLHYPER_ZERO_NODE, type AtlHyperSummary } from '../model/atlhyper'
 import { FIGURES } from '../model/figures'
 import type { HistoryPoint } from '../model'
 import type { LatestFigures } from '../storage/metrics-reader'
@@ -42,15 +42,59 @@ export function atlhyperSummary(rows: readonly LatestFigures[], isStale: (row: L
   }
 }
 
-/** `{ summary, nodes: [...] }`, the nodes' stored bytes joined as they are. */
-export function atlhyperNodeList(summary: AtlHyperSummary, snapshots: readonly { snapshot: Uint8Array }[]): Response {
+/** `{ summary, nodes: [...] }`: each node in AtlHyper's shape (see `atlhyperNode`). */
+export function atlhyperNodeList(summary: AtlHyperSummary, snapshots: readonly { snapshot: Uint8Array }[]): Uint8Array {
   const parts: Uint8Array[] = [utf8.encode(`{"summary":${JSON.stringify(summary)},"nodes":[`)]
   snapshots.forEach((row, index) => {
     if (index > 0) parts.push(utf8.encode(','))
-    parts.push(row.snapshot)
+    parts.push(atlhyperNode(row.snapshot))
   })
   parts.push(utf8.encode(']}'))
-  return jsonTextResponse(concatBytes(parts))
+  return concatBytes(parts)
+}
+
+/**
+ * A stored node in AtlHyper's model_v2 shape, which AtlHyper's web UI reads without checking: a
+ * node from AtlHyper's own agent already is, and is sent as its bytes; one from another agent (ours
+ * leaves out what it did not measure, a model_v3 node has fewer fields) gets Go's zero values for
+ * what it lacks, an epoch-millisecond timestamp becomes RFC 3339, and a process start time unix seconds.
+ */
+export function atlhyperNode(bytes: Uint8Array): Uint8Array {
+  const node = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>
+  let changed = fillZeros(node, ATLHYPER_ZERO_NODE)
+  if (typeof node.timestamp === 'number') {
+    node.timestamp = new Date(node.timestamp).toISOString()
+    changed = true
+  }
+  for (const process of Array.isArray(node.processes) ? node.processes : []) {
+    if (typeof process?.start_time === 'string') {
+      const ms = Date.parse(process.start_time)
+      process.start_time = Number.isFinite(ms) ? Math.floor(ms / 1000) : 0
+      changed = true
+    }
+  }
+  return changed ? utf8.encode(JSON.stringify(node)) : bytes
+}
+
+/** Adds the zero value of every field `target` lacks (deeply, list elements included); true when it added any. */
+function fillZeros(target: Record<string, unknown>, zero: Readonly<Record<string, unknown>>): boolean {
+  let changed = false
+  for (const [key, zeroValue] of Object.entries(zero)) {
+    const value = target[key]
+    if (value === undefined || (value === null && zeroValue !== null)) {
+      target[key] = structuredClone(zeroValue)
+      changed = true
+    } else if (zeroValue !== null && typeof zeroValue === 'object' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      changed = fillZeros(value as Record<string, unknown>, zeroValue as Record<string, unknown>) || changed
+    }
+    const item = ATLHYPER_ZERO_ITEMS[key]
+    if (item && Array.isArray(target[key])) {
+      for (const element of target[key] as unknown[]) {
+        if (element && typeof element === 'object') changed = fillZeros(element as Record<string, unknown>, item) || changed
+      }
+    }
+  }
+  return changed
 }
 
 /** `{ node_name, start, end, data }` with AtlHyper's MetricsDataPoint names and RFC 3339 times. */

@@ -62,7 +62,9 @@ function validationMessage(error: unknown): string {
 
 /** The methods some route of `routes` answers at the request's path (empty: no route has the path). */
 export function methodsForPath(routes: readonly { method: string; path: string }[], request: Request): string[] {
-  const pathname = new URL(request.url).pathname
+  // A request without a Host header has a relative URL: parse it against a base rather than throw
+  // (a throw here, inside the error handler, would take the whole server down).
+  const pathname = new URL(request.url, 'http://localhost').pathname
   const methods = routes
     .filter((route) => routePattern(route.path).test(pathname))
     .map((route) => route.method.toUpperCase())

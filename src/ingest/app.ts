@@ -19,7 +19,7 @@ export interface IngestSettings {
 export interface HubLink {
   submit(
     snapshot: Omit<AcceptedSnapshot, 'dropped'> & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
-  ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number }>
+  ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number }>
   heartbeat(clusterId: string, at: number): void
   /** a request was answered with this error code */
   rejected(code: string): void
@@ -31,9 +31,12 @@ const HEARTBEAT_MAX_BYTES = 64 * 1024
 const OK = { status: 'ok' } as const
 /** The answer names at most this many dropped figures; the count says how many there were. */
 export const MAX_DROPS_NAMED = 100
+/** How long a command poll is held: AtlHyper's agent waits up to 60 s for one, and polls again at once after. */
+const COMMAND_POLL_HOLD_MS = 30_000
 
 /** The agents' port (DESIGN §3). */
-export function ingestApp(settings: IngestSettings, hub: HubLink) {
+/** `stopping` ends held command polls at once, so a stop never waits for them. */
+export function ingestApp(settings: IngestSettings, hub: HubLink, stopping: AbortSignal = new AbortController().signal) {
   const auth = new AgentAuth(settings.agentTokens, new AgentNetworks(settings.agentNetworks))
   const accept = { maxClockSkewMs: settings.maxClockSkewMs, netExclude: new RegExp(settings.netExclude) }
   /** 401 before any body is read; 403 as soon as the cluster is known (header first, body fallback). */
@@ -63,10 +66,15 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
             'retry-after': String(answer.retryAfterSeconds ?? 1),
           })
         }
-        if (dropped.length === 0) return jsonResponse({ ...OK, nodes: accepted.nodes })
+        // `nodes` is what was stored: a snapshot not newer than its node's stored one (a retry, a clock
+        // that went back, AtlHyper re-sending a quiet node's last metrics) changes nothing, and says so.
+        const stored = answer.stored ?? accepted.nodes
+        const ignored = accepted.nodes - stored
+        const ack = { ...OK, nodes: stored, ...(ignored > 0 ? { not_newer: ignored } : {}) }
+        if (dropped.length === 0) return jsonResponse(ack)
         hub.dropped(dropped)
         const named = dropped.slice(0, MAX_DROPS_NAMED).map(({ path, reason }) => ({ path, reason }))
-        return jsonResponse({ ...OK, nodes: accepted.nodes, dropped: named, dropped_total: dropped.length })
+        return jsonResponse({ ...ack, dropped: named, dropped_total: dropped.length })
       },
       { parse: 'none' },
     )
@@ -83,7 +91,33 @@ export function ingestApp(settings: IngestSettings, hub: HubLink) {
       },
       { parse: 'none' },
     )
+    // AtlHyper's agent long-polls its master for commands (two topics, again right after each
+    // answer) and logs a warning on every failed poll. This master sends none: it holds the poll as
+    // AtlHyper's master would, then answers 204, AtlHyper's "no command".
+    .get('/agent/commands', async ({ request, server }) => {
+      const authorize = admit(request, server)
+      const clusterId = request.headers.get('x-cluster-id')?.trim()
+      if (clusterId) authorize(resolveClusterId(clusterId, undefined))
+      await held(COMMAND_POLL_HOLD_MS, [stopping, request.signal])
+      return new Response(null, { status: 204 })
+    })
   return app
+}
+
+/** Resolves after `ms`, or as soon as any of the signals aborts. */
+function held(ms: number, signals: AbortSignal[]): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      for (const signal of signals) signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    for (const signal of signals) {
+      if (signal.aborted) return done()
+      signal.addEventListener('abort', done)
+    }
+  })
 }
 
 function parseHeartbeat(text: string): { cluster_id?: string } {

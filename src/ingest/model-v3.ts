@@ -73,3 +73,26 @@ export function mapV3Node(node: NodeMetricsV3): NodeMetricsSnapshot {
     softnet: softnet ? defined({ dropped_ps: softnet.droppedPerSec, squeezed_ps: softnet.squeezedPerSec }) : undefined,
   } as Record<string, unknown>) as NodeMetricsSnapshot
 }
+
+/** model_v3 field ← the NodeMetricsSnapshot field it was mapped to, for the values figures are made of. */
+const SOURCE_FIELDS: Record<string, string> = {
+  'cpu/usage_percent': 'cpu/usagePct', 'cpu/user_percent': 'cpu/userPct', 'cpu/system_percent': 'cpu/systemPct',
+  'cpu/iowait_percent': 'cpu/iowaitPct', 'cpu/load_1': 'cpu/load1', 'cpu/cores': 'cpu/cores',
+  'memory/usage_percent': 'memory/usagePct', 'memory/total': 'memory/totalBytes',
+  // used = totalBytes − availableBytes: negative when the agent reports more available than there is.
+  'memory/used': 'memory/availableBytes',
+  'temperature/cpu_temp': 'temperature/cpuTempC',
+  'disks/usage_percent': 'usagePct', 'disks/read_rate': 'readBytesPerSec', 'disks/write_rate': 'writeBytesPerSec',
+  'disks/total': 'totalBytes', 'disks/used': 'availBytes',
+  'networks/rx_rate': 'rxBytesPerSec', 'networks/tx_rate': 'txBytesPerSec',
+}
+
+/** The path in the agent's model_v3 node of a value named by its mapped path (/networks/0/rx_rate → /networks/0/rxBytesPerSec). */
+export function v3SourcePath(mappedPath: string): string {
+  const listItem = /^\/(disks|networks)\/(\d+)\/(\w+)$/.exec(mappedPath)
+  if (listItem) {
+    const [, list, index, field] = listItem
+    return `/${list}/${index}/${SOURCE_FIELDS[`${list}/${field}`] ?? field}`
+  }
+  return `/${SOURCE_FIELDS[mappedPath.slice(1)] ?? mappedPath.slice(1)}`
+}

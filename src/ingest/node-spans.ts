@@ -8,6 +8,10 @@
  * to track strings and nesting. JSON's structural characters are ASCII and never occur inside a
  * multi-byte UTF-8 sequence, so scanning bytes is safe. Keys are compared decoded, and a key that
  * occurs twice resolves as JSON.parse resolves it: the last one wins.
+ *
+ * The top level is walked from its end: Go marshals `node_metrics` after the cluster's pods,
+ * deployments and events (only the small `summary` follows), so the megabytes before it are
+ * never scanned. Walking backwards also finds the last `node_metrics`, the one JSON.parse keeps.
  */
 
 const QUOTE = 0x22
@@ -29,25 +33,34 @@ export interface Span {
 
 /** node name → byte range of its value; undefined when there is no (object) `node_metrics` member. */
 export function nodeSpans(bytes: Uint8Array): Map<string, Span> | undefined {
-  const at = skipSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0)
-  if (bytes[at] !== OPEN_OBJECT) return undefined
-  let spans: Map<string, Span> | undefined
-  scanObject(bytes, at, (key, start) => {
-    if (key !== NODE_METRICS) return skipValue(bytes, start)
-    if (bytes[start] !== OPEN_OBJECT) {
-      spans = undefined
-      return skipValue(bytes, start)
-    }
-    // Each node is scanned once: the map's members are read where they are, not skipped first.
-    const nodes = new Map<string, Span>()
-    spans = nodes
-    return scanObject(bytes, start, (name, valueStart) => {
-      const end = skipValue(bytes, valueStart)
-      nodes.set(name, { start: valueStart, end })
-      return end
-    })
+  const found = lastTopLevelMember(bytes, NODE_METRICS)
+  if (found === undefined || bytes[found] !== OPEN_OBJECT) return undefined
+  const nodes = new Map<string, Span>()
+  scanObject(bytes, found, (name, valueStart) => {
+    const end = skipValue(bytes, valueStart)
+    nodes.set(name, { start: valueStart, end })
+    return end
   })
-  return spans
+  return nodes
+}
+
+/** Where the value of the last top-level member named `key` starts, walking the top level backwards. */
+function lastTopLevelMember(bytes: Uint8Array, key: string): number | undefined {
+  let i = skipSpaceBack(bytes, bytes.length - 1)
+  if (bytes[i] !== CLOSE_OBJECT) return undefined
+  for (;;) {
+    i = skipSpaceBack(bytes, i - 1)
+    if (bytes[i] === OPEN_OBJECT) return undefined // no (more) members
+    const valueStart = valueStartBack(bytes, i)
+    const colon = skipSpaceBack(bytes, valueStart - 1)
+    if (bytes[colon] !== COLON) throw new Error(`expected ":" at byte ${colon}`)
+    const keyEnd = skipSpaceBack(bytes, colon - 1) + 1
+    const keyStart = stringStartBack(bytes, keyEnd - 1)
+    if (decodeKey(bytes, keyStart, keyEnd) === key) return valueStart
+    i = skipSpaceBack(bytes, keyStart - 1)
+    if (bytes[i] === OPEN_OBJECT) return undefined
+    if (bytes[i] !== COMMA) throw new Error(`expected "," at byte ${i}`)
+  }
 }
 
 /**
@@ -69,6 +82,52 @@ function scanObject(bytes: Uint8Array, at: number, member: (key: string, valueSt
     }
     if (bytes[i] === CLOSE_OBJECT) return i + 1
     throw new Error(`expected "," or "}" at byte ${i}`)
+  }
+}
+
+function skipSpaceBack(bytes: Uint8Array, i: number): number {
+  for (;;) {
+    const c = bytes[i]
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i
+    i--
+  }
+}
+
+/** `i` is at a closing quote; returns the index of the opening one (a quote inside a string is escaped: after an odd run of backslashes). */
+function stringStartBack(bytes: Uint8Array, i: number): number {
+  let j = i - 1
+  for (;;) {
+    if (bytes[j] === QUOTE) {
+      let backslashes = 0
+      while (bytes[j - 1 - backslashes] === BACKSLASH) backslashes++
+      if (backslashes % 2 === 0) return j
+    } else if (j < 0) throw new Error('unterminated string')
+    j--
+  }
+}
+
+/** `i` is at the last byte of a value; returns the index of its first byte. */
+function valueStartBack(bytes: Uint8Array, i: number): number {
+  const last = bytes[i]
+  if (last === QUOTE) return stringStartBack(bytes, i)
+  if (last !== CLOSE_OBJECT && last !== CLOSE_ARRAY) {
+    let j = i - 1
+    while (j >= 0 && SCALAR_START[bytes[j]!] !== END) j--
+    return j + 1
+  }
+  let depth = 0
+  let j = i
+  for (;;) {
+    const c = CLASS[bytes[j]!]
+    if (c === PLAIN) j--
+    else if (c === STRING) j = stringStartBack(bytes, j) - 1
+    else if (c === CLOSE) {
+      depth++
+      j--
+    } else if (c === OPEN) {
+      if (--depth === 0) return j
+      j--
+    } else throw new Error('unterminated value')
   }
 }
 
@@ -103,9 +162,11 @@ CLASS[OPEN_OBJECT] = OPEN
 CLASS[OPEN_ARRAY] = OPEN
 CLASS[CLOSE_OBJECT] = CLOSE
 CLASS[CLOSE_ARRAY] = CLOSE
-/** Where a scalar (number, true, false, null) ends. */
+/** Where a scalar (number, true, false, null) ends, and where it starts (read backwards). */
 const SCALAR_END = new Uint8Array(256)
 for (const byte of [COMMA, CLOSE_OBJECT, CLOSE_ARRAY, 0x20, 0x0a, 0x0d, 0x09]) SCALAR_END[byte] = END
+const SCALAR_START = new Uint8Array(256)
+for (const byte of [COMMA, COLON, OPEN_OBJECT, OPEN_ARRAY, 0x20, 0x0a, 0x0d, 0x09]) SCALAR_START[byte] = END
 
 /** `i` is at an opening quote; returns the index after the closing one. */
 function skipString(bytes: Uint8Array, i: number): number {

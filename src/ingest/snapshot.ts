@@ -3,7 +3,7 @@ import { HttpError } from '../http/errors'
 import { NodeMetricsSnapshot } from '../model'
 import { NodeMetricsV3 } from '../model/v3'
 import { encodeRows, type EncodedRows, type NodeRow } from '../storage/node-rows'
-import { mapV3Node } from './model-v3'
+import { mapV3Node, v3SourcePath } from './model-v3'
 import { nameProblem, shownName } from './names'
 import { nodeSpans } from './node-spans'
 import { compileAgentSchema } from './schema-check'
@@ -23,6 +23,8 @@ export interface AcceptedSnapshot {
   nodes: number
   /** node names, one per line */
   nodeNames: string
+  /** each node's snapshot time (epoch ms), in the order of nodeNames */
+  nodeTimestamps: number[]
   /** values left out of the derived figures, their paths from the top of the body (the snapshot itself is stored as sent) */
   dropped: Drop[]
 }
@@ -46,6 +48,8 @@ interface FoundNode {
   path: string
   node: NodeMetricsSnapshot
   json(): Uint8Array
+  /** where a value named by its path in `node` is in the body, under `path` (mapped nodes differ) */
+  sourcePath?(path: string): string
 }
 
 const invalid = (message: string) => new HttpError(400, 'invalid_body', message)
@@ -76,10 +80,13 @@ export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, 
     if (ts < EARLIEST_MS) throw invalid(`${found.path}/timestamp: not a time after 2000-01-01`)
     if (ts > now + settings.maxClockSkewMs) throw invalid(`${found.path}/timestamp: ${ts - now} ms in the future (agent clock skew)`)
     const figures = deriveFigures(found.node, settings)
-    for (const drop of figures.dropped) dropped.push({ ...drop, path: `${found.path}${drop.path}` })
+    for (const drop of figures.dropped) dropped.push({ ...drop, path: `${found.path}${found.sourcePath?.(drop.path) ?? drop.path}` })
     rows.push({ cluster: clusterId, node: found.name, ts, values: figures.values, ...figures.extras, json: found.json() })
   }
-  return { clusterId, rows: encodeRows(rows), nodes: rows.length, nodeNames: rows.map((row) => row.node).join('\n'), dropped }
+  return {
+    clusterId, rows: encodeRows(rows), nodes: rows.length, dropped,
+    nodeNames: rows.map((row) => row.node).join('\n'), nodeTimestamps: rows.map((row) => row.ts),
+  }
 }
 
 /** model_v2: `node_metrics` maps node name → NodeMetricsSnapshot; each node is stored as its own bytes. */
@@ -126,7 +133,7 @@ function* v3Nodes(envelope: Record<string, unknown>): Generator<FoundNode> {
     if (seen.has(item.nodeName)) throw invalid(`${path}/nodeName: node ${shownName(item.nodeName)} appears twice`)
     seen.add(item.nodeName)
     const node = mapV3Node(item)
-    yield { name: item.nodeName, path, node, json: () => utf8.encode(JSON.stringify(node)) }
+    yield { name: item.nodeName, path, node, json: () => utf8.encode(JSON.stringify(node)), sourcePath: v3SourcePath }
   }
 }
 

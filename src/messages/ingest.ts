@@ -23,6 +23,8 @@ export type IngestToHub =
       nodes: number
       /** the snapshot's node names, one per line (names cannot hold a newline) */
       nodeNames: string
+      /** each node's snapshot time (epoch ms), in the order of nodeNames */
+      nodeTimestamps: number[]
     }
   | { type: 'heartbeat'; clusterId: string; at: number }
   /** requests answered with an error since the last report, by error code */
@@ -46,8 +48,11 @@ export type HubToIngest =
       /** NET_EXCLUDE, a regular expression source */
       netExclude: string
     }
-  /** the snapshot is committed (ok) or could not be: the agent gets 503 and Retry-After */
-  | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number }
+  /**
+   * the snapshot is committed (ok; `stored` of its node snapshots changed something) or could not
+   * be: the agent gets 503 and Retry-After
+   */
+  | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number }
   /** stop accepting; answer what is in flight; then say stopped */
   | { type: 'stop' }
   /** fault injection for the tests: throw out of the message handler, as a bug would */

@@ -35,8 +35,11 @@ export type HubToWriter =
 /** writer → main thread */
 export type WriterToHub =
   | { type: 'ready' }
-  /** `rows` committed in one transaction that took `ms` */
-  | { type: 'committed'; batches: number[]; rows: number; ms: number }
+  /**
+   * `rows` committed in one transaction that took `ms`; `stored[i]`: how many of batch i's node
+   * snapshots changed something (one not newer than its node's stored snapshot changes nothing)
+   */
+  | { type: 'committed'; batches: number[]; stored: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
   /** what a retention cleanup deleted: history points per tier, and nodes gone for longer than RETENTION */
   | { type: 'cleaned'; points: Record<'raw' | 'hourly', number>; nodes: number }

@@ -13,9 +13,9 @@ export interface StatusSettings {
 export type NodeStatus = 'online' | 'stale'
 
 /**
- * Whether nodes and agents are still reporting. It goes by when the master received their
- * data, which the DataHub knows; for a node it has not heard from since a restart, by the
- * snapshot's own timestamp.
+ * Whether nodes and agents are still reporting. It goes by when the master received a node's
+ * newest snapshot (a re-sent old one does not count), which the DataHub knows; for a node it has
+ * not heard from since a restart, by the snapshot's own timestamp.
  */
 export class FleetStatus {
   constructor(
@@ -32,7 +32,7 @@ export class FleetStatus {
   nodeStatus(clusterId: string, now = Date.now()): (node: string, snapshotTs: number) => NodeStatus {
     const staleAfter = this.staleAfterMs(clusterId)
     const seen = this.hub.cluster(clusterId)?.nodesSeen
-    return (node, snapshotTs) => (now - (seen?.get(node) ?? snapshotTs) > staleAfter ? 'stale' : 'online')
+    return (node, snapshotTs) => (now - (seen?.get(node)?.receivedAt ?? snapshotTs) > staleAfter ? 'stale' : 'online')
   }
 
   agentOnline(clusterId: string, now = Date.now()): boolean {

@@ -55,3 +55,36 @@ export const AtlHyperHistory = t.Object({
   end: t.String({ description: 'RFC 3339' }),
   data: t.Array(AtlHyperPoint, { description: 'every SAMPLE_INTERVAL point of the range, ascending' }),
 })
+
+/**
+ * AtlHyper's model_v2 NodeMetricsSnapshot as Go's zero values: what AtlHyper's web UI reads
+ * without checking (`cpu.frequency.toFixed()`, `temperature.sensors`). Lists are Go's nil (`null`),
+ * which the UI reads as empty. `items` are the zero values of a list's elements.
+ */
+export const ATLHYPER_ZERO_NODE = {
+  node_name: '', timestamp: '0001-01-01T00:00:00Z', hostname: '', os: '', kernel: '', uptime: 0,
+  cpu: {
+    usage_percent: 0, user_percent: 0, system_percent: 0, idle_percent: 0, iowait_percent: 0, per_core: null,
+    load_1: 0, load_5: 0, load_15: 0, model: '', cores: 0, threads: 0, frequency: 0,
+  },
+  memory: {
+    total: 0, used: 0, available: 0, free: 0, usage_percent: 0, cached: 0, buffers: 0, swap_total: 0, swap_used: 0, swap_free: 0, swap_percent: 0,
+  },
+  disks: null,
+  networks: null,
+  temperature: { cpu_temp: 0, cpu_temp_max: 0, sensors: null },
+  processes: null,
+} as const
+
+export const ATLHYPER_ZERO_ITEMS: Record<string, Record<string, unknown>> = {
+  disks: {
+    device: '', mount_point: '', fs_type: '', total: 0, used: 0, available: 0, usage_percent: 0, read_bytes: 0, write_bytes: 0,
+    read_rate: 0, write_rate: 0, read_iops: 0, write_iops: 0, io_util: 0,
+  },
+  networks: {
+    interface: '', ip_address: '', mac_address: '', status: '', speed: 0, mtu: 0, rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0,
+    rx_rate: 0, tx_rate: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0,
+  },
+  sensors: { name: '', label: '', current: 0, max: 0, critical: 0 },
+  processes: { pid: 0, name: '', cmdline: '', user: '', status: '', cpu_percent: 0, mem_percent: 0, mem_rss: 0, threads: 0, start_time: 0 },
+}

@@ -12,6 +12,9 @@ export type ErrorBody = Static<typeof ErrorBody>
 export const AgentAck = t.Object({
   status: t.Literal('ok'),
   nodes: Type.Integer({ description: 'node snapshots stored from this request' }),
+  not_newer: t.Optional(
+    Type.Integer({ description: "node snapshots not newer than their node's stored one (a retry, a clock that went back): they changed nothing" }),
+  ),
   dropped: t.Optional(
     t.Array(t.Object({ path: t.String({ description: 'JSON path in the body' }), reason: t.String() }), {
       description: 'values left out of the derived figures (summary, history, /metrics); the snapshots are stored as sent. At most 100 are named',

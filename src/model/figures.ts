@@ -21,12 +21,15 @@ export interface NodeView {
   memoryMeasured: boolean
   /** the `/` mount, else the first disk (as AtlHyper picks it) */
   primaryDisk?: { disk: Disk; index: number }
+  /** where the primary disk's I/O is reported: its own entry, or its block device's (figures/view.ts) */
+  primaryIo?: { disk: Disk; index: number }
   /** the interfaces the node network rate is summed over: physical ones (see figures/network.ts) */
   nics: { nic: Nic; index: number }[]
 }
 
 /** One value a figure is made of: where it is in the node (a JSON path) and, for a rate, its own ceiling. */
 export interface Input {
+  /** undefined or null: this part of the figure is not reported, so the figure is missing for the sample */
   value: unknown
   /** JSON path under the node, e.g. /networks/2/rx_rate */
   path: string
@@ -64,21 +67,26 @@ const RATE = { min: 0, max: MAX_RATE_BYTES_PS, above: 'above_bound' } as const
 const one = (value: unknown, path: string, field: string): Input[] => (value === undefined || value === null ? [] : [{ value, path, field }])
 
 const fromPrimaryDisk = (view: NodeView, name: 'usage_percent' | 'read_rate' | 'write_rate'): Input[] => {
-  const primary = view.primaryDisk
-  if (!primary) return []
+  const entry = name === 'usage_percent' ? view.primaryDisk : view.primaryIo
+  if (!entry) return []
   // A file system of size 0 was not measured (AtlHyper lists I/O-only devices so): no usage, but its I/O counts.
-  if (name === 'usage_percent' && primary.disk.total === 0) return []
-  return one(primary.disk[name], `/disks/${primary.index}/${name}`, `disks.${name}`)
+  if (name === 'usage_percent' && entry.disk.total === 0) return []
+  return one(entry.disk[name], `/disks/${entry.index}/${name}`, `disks.${name}`)
 }
 
 /** A link carries at most its speed each way; twice that leaves room for bursts and counting slack. */
 const linkCeiling = (nic: Nic) =>
   typeof nic.speed === 'number' && nic.speed > 0 ? { value: Math.min(MAX_RATE_BYTES_PS, (2 * nic.speed * 1e6) / 8), reason: 'above_link_speed' } : undefined
 
-const overNics = (view: NodeView, name: 'rx_rate' | 'tx_rate'): Input[] =>
-  view.nics.flatMap(({ nic, index }) =>
-    nic[name] === undefined || nic[name] === null ? [] : [{ value: nic[name], path: `/networks/${index}/${name}`, field: `networks.${name}`, max: linkCeiling(nic) }],
-  )
+/**
+ * Every counted interface's rate. One without a rate (a new interface, a counter reset our agent
+ * skips) is an input without a value: the sum is then missing, not partial. With no rate at all
+ * the node reports no figure.
+ */
+const overNics = (view: NodeView, name: 'rx_rate' | 'tx_rate'): Input[] => {
+  if (view.nics.every(({ nic }) => nic[name] === undefined || nic[name] === null)) return []
+  return view.nics.map(({ nic, index }) => ({ value: nic[name], path: `/networks/${index}/${name}`, field: `networks.${name}`, max: linkCeiling(nic) }))
+}
 
 export const FIGURES = [
   {

@@ -73,12 +73,13 @@ export class MetricsWriter {
    * with its newest snapshot, while every snapshot still counts into its history bucket: that
    * is what lets a writer that fell behind catch up. On failure nothing is written.
    */
-  write(rows: readonly NodeRow[], now = Date.now()): void {
+  write(rows: readonly NodeRow[], now = Date.now()): boolean[] {
     const before = new Map<string, KnownNode | undefined>()
+    const written: boolean[] = []
     try {
       this.db.transaction(() => {
         const newest = new Map<string, NodeRow>()
-        for (const row of rows) this.writeRow(row, now, newest, before)
+        for (const row of rows) written.push(this.writeRow(row, now, newest, before))
         for (const row of newest.values()) this.updateLatest.run(...latestParams(row))
       })()
     } catch (error) {
@@ -88,6 +89,7 @@ export class MetricsWriter {
       }
       throw error
     }
+    return written
   }
 
   /**
@@ -109,11 +111,12 @@ export class MetricsWriter {
     })()
   }
 
-  private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>) {
+  /** false when the row changed nothing: its node already has this snapshot or a newer one. */
+  private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>): boolean {
     const key = `${row.cluster}\u0000${row.node}`
     const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
     // Older or repeated snapshots (an agent's retry, a re-send after a writer restart) change nothing.
-    if (known && row.ts <= known.ts) return
+    if (known && row.ts <= known.ts) return false
     if (!before.has(key)) before.set(key, this.known.get(key))
     let id: number
     if (known) {
@@ -131,6 +134,7 @@ export class MetricsWriter {
       if ((bucket + tier.intervalS) * 1000 <= now - tier.retentionMs) continue
       upsert.run(id, bucket, ...values)
     }
+    return true
   }
 }
 
