@@ -1,6 +1,7 @@
 import { openWriteConnection } from '../src/storage/connection'
 import { encodeValues, upsertPointSql } from '../src/storage/history-encoding'
-import { LATEST_COLUMNS, latestParams } from '../src/storage/metrics-writer'
+import { LATEST_COLUMNS } from '../src/model/figures'
+import { latestParams } from '../src/storage/metrics-writer'
 import { migrate } from '../src/storage/migrations'
 import type { NodeRow } from '../src/storage/node-rows'
 

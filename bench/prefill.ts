@@ -35,12 +35,12 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
   const fillNode = db.transaction((id: number) => {
     for (let ts = first; ts <= now; ts += BUCKET_S) {
       const day = Math.sin((2 * Math.PI * ts) / DAY_S + id)
-      const noise = Math.sin(ts / 977 + id * 13)
-      const cpu = 3000 + 2000 * day + 500 * noise
-      // Stored (scaled) averages in registry order: cpu, mem, disk, temp, net rx/tx, disk read/write, load.
-      const averages = [Math.round(cpu), Math.round(5000 + 1500 * day), Math.round(4000 + (ts - first) / DAY_S), Math.round(400 + cpu / 30),
-        Math.round(2e6 * (1.2 + day) + 1e4 * noise), Math.round(8e5 * (1.2 + day)), Math.round(5e5 * (1.1 + noise)),
-        Math.round(1.5e6 * (1.2 + day)), Math.round(cpu / 12)]
+      // Stored (scaled) averages of every registry figure, shaped by its unit: a daily cycle and some noise.
+      const averages = FIGURES.map((figure, index) => {
+        const wave = 0.6 + 0.35 * day + 0.05 * Math.sin(ts / 977 + id * 13 + index) // 0.2 … 1
+        const typical = { '%': 80, '°C': 70, 'B/s': 3e6, '': 4 }[figure.unit] ?? 1
+        return Math.round(typical * wave * figure.scale * (figure.key === 'disk' ? 1 + (ts - first) / (days * DAY_S) / 10 : 1) * 0.9)
+      })
       // Peaks above the averages by a varying margin, as spikes are.
       const peaks = averages.map((value, index) => Math.round(value * (1.05 + 0.3 * Math.abs(Math.sin(ts / 613 + index)))))
       insert(id, ts, averages, peaks)

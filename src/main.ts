@@ -24,10 +24,11 @@ const master = await startMaster(config).catch((error: Error) => {
   console.error(`cannot start: ${error.message}`)
   process.exit(1)
 })
+const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host // an IPv6 address
 console.log(
-  `node-metrics master: dashboard on http://${config.host}:${master.gatewayPort}/, ` +
-    `API and Swagger on http://${config.host}:${master.gatewayPort}/swagger, ` +
-    `agents on http://${config.host}:${master.ingestPort}/agent/snapshot, database ${config.dbPath}`,
+  `node-metrics master: dashboard on http://${host}:${master.gatewayPort}/, ` +
+    `API and Swagger on http://${host}:${master.gatewayPort}/swagger, ` +
+    `agents on http://${host}:${master.ingestPort}/agent/snapshot, database ${config.dbPath}`,
 )
 
 let stopping = false

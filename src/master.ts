@@ -41,6 +41,7 @@ export async function startMaster(config: Config): Promise<Master> {
       retentionMs: config.retentionMs,
       retentionHourlyMs: config.retentionHourlyMs,
       cleanupIntervalMs: config.cleanupIntervalMs,
+      netExclude: config.netExclude,
     },
     {
       message: (message) => {
@@ -92,7 +93,8 @@ export async function startMaster(config: Config): Promise<Master> {
     tiers: historyTiers(config),
     dataVersion: (clusterId) => hub!.dataVersion(clusterId),
     apiTokens: config.apiTokens,
-    ingestUrl: () => `http://${config.host}:${boundIngestPort ?? config.ingestPort}`,
+    corsOrigins: config.corsOrigins,
+    ingestUrl: () => `http://${config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host}:${boundIngestPort ?? config.ingestPort}`,
     health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),
   })
 

@@ -98,7 +98,7 @@ describe('a steady-state bare-metal cluster with NVMe sensors, a NIC counter res
     expect(gauge('node_memory_usage_percent')['edge-1']).toBeUndefined()
   })
 
-  test('the summary covers what is true: edge-1 has no memory figure, its total still counts', async () => {
+  test("the summary covers what is true: edge-1's memory use is unknown, so its memory counts in neither total", async () => {
     const nodes = sent.node_metrics
     const { body: list } = await getJson(`${master.api}/api/v2/clusters/${UID}/node-metrics`)
     expect(Object.keys(list.nodes)).toEqual(names)
@@ -110,7 +110,7 @@ describe('a steady-state bare-metal cluster with NVMe sensors, a NIC counter res
       max_disk: nodes['edge-1'].disks[0].usage_percent, max_disk_node: 'edge-1', max_disk_mount: '/',
       warning_nodes: 0,
       total_cores: 2 + 8 + 4,
-      total_mem_bytes: nodes['edge-1'].memory.total + nodes['worker-1'].memory.total + nodes['worker-2'].memory.total,
+      total_mem_bytes: nodes['worker-1'].memory.total + nodes['worker-2'].memory.total,
       used_mem_bytes: nodes['worker-1'].memory.used + nodes['worker-2'].memory.used,
     })
   })
@@ -132,7 +132,7 @@ describe('a steady-state bare-metal cluster with NVMe sensors, a NIC counter res
       max_disk_usage: primary('edge-1').usage_percent,
       avg_cpu_temp: (49 + 52.875 + 61) / 3,
       max_cpu_temp: 61,
-      total_memory: nodes['edge-1'].memory.total + nodes['worker-1'].memory.total + nodes['worker-2'].memory.total,
+      total_memory: nodes['worker-1'].memory.total + nodes['worker-2'].memory.total,
       used_memory: nodes['worker-1'].memory.used + nodes['worker-2'].memory.used,
       total_disk: primary('edge-1').total + primary('worker-1').total + primary('worker-2').total,
       used_disk: primary('edge-1').used + primary('worker-1').used + primary('worker-2').used,
@@ -283,8 +283,20 @@ describe("the current agent's model_v3 snapshot (camelCase, node metrics under o
     }
   })
 
+  test('a mapped node keeps what the agent wrote: int64 extremes, 1e400, and fields this master does not know', async () => {
+    const body = atlhyperFixture('v3-snapshot', Date.now() - 500)
+      .replace('"nodeName":"v3-node-2",', '"nodeName":"v3-node-2","gpu":{"model":"L4","memBytes":9007199254740993},')
+      .replace('"pgFaultPerSec":', '"pgFaultExact":1e400,"pgFaultPerSec":')
+    expect((await postLikeAtlHyper(master.ingest, body, 'prod-v3')).status).toBe(200)
+    const one = await (await fetch(`${master.api}/api/v2/clusters/prod-v3/node-metrics/v3-node-1`)).text()
+    expect(one).toContain('"filefd_maximum":-9223372036854775808') // the fixture's MinInt64, not …776000
+    expect(one).toContain('"pgFaultExact":1e400')
+    const two = await (await fetch(`${master.api}/api/v2/clusters/prod-v3/node-metrics/v3-node-2`)).text()
+    expect(two).toContain('"gpu":{"model":"L4","memBytes":9007199254740993}')
+  })
+
   test('values a model_v3 node gets wrong are named by their paths in its body', async () => {
-    const sent = JSON.parse(atlhyperFixture('v3-snapshot'))
+    const sent = JSON.parse(atlhyperFixture('v3-snapshot', Date.now() + 1_000)) // newer than the earlier posts
     const node = sent.otel.metricsNodes[0]
     node.cpu.usagePct = 150
     node.networks[0].rxBytesPerSec = 1.8446744073709552e18

@@ -31,6 +31,8 @@ describe('configuration', () => {
     [{ PORT: '9000', INGEST_PORT: '9000' }, 'INGEST_PORT'],
     [{ NET_EXCLUDE: '^(veth' }, 'NET_EXCLUDE'],
     [{ AGENT_ALLOW_NETWORKS: 'everywhere' }, 'AGENT_ALLOW_NETWORKS'],
+    [{ AGENT_ALLOW_NETWORKS: 'a b=10.0.0.0/8' }, 'AGENT_ALLOW_NETWORKS'],
+    [{ CORS_ORIGINS: 'atlhyper.example' }, 'CORS_ORIGINS'],
   ]
   for (const [env, name] of bad) {
     test(`a bad ${name} stops the start naming the variable`, () => {

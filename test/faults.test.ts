@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import type { WriterFault } from '../src/messages/writer'
 import { disposeMaster, getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster } from './support/master'
+import { atlhyperFixture, postLikeAtlHyper } from './support/atlhyper'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 
 let master: RunningMaster | undefined
@@ -64,6 +65,23 @@ describe('writer faults', () => {
     const after = await postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, t0 + 3_000)), { clusterId: 'c' })
     expect(after.status).toBe(200)
     expectLatestEqualsDataHub(master, 'c')
+  })
+
+  test("the re-send after a writer restart derives figures as the ingest thread does (NET_EXCLUDE, model_v3, disk I/O source)", async () => {
+    master = await startTestMaster({ NET_EXCLUDE: 'none' })
+    inject({ kind: 'disk-full', on: true })
+    const body = atlhyperFixture('v3-snapshot')
+    expect((await postLikeAtlHyper(master.ingest, body, 'prod-v3')).status).toBe(503) // only the DataHub holds it now
+    inject({ kind: 'crash' })
+    await waitFor(() => readDb(master!.dbPath, "SELECT * FROM node_metrics_latest WHERE cluster_id = 'prod-v3'").length === 2, 3_000)
+    const v3 = JSON.parse(body).otel.metricsNodes[0]
+    const [row] = readDb<{ net_rx: number; disk_read: number; snapshot: Uint8Array }>(master.dbPath,
+      "SELECT net_rx, disk_read, snapshot FROM node_metrics_latest WHERE node_name = 'v3-node-1'")
+    // NET_EXCLUDE=none: every up interface counts (eth0 and cni0; flannel.1 is down); disk I/O from model_v3's "sda" entry.
+    expect(row!.net_rx).toBeCloseTo(v3.networks[0].rxBytesPerSec + v3.networks[1].rxBytesPerSec, 6)
+    expect(row!.disk_read).toBe(v3.disks[2].readBytesPerSec)
+    expect(JSON.parse(new TextDecoder().decode(row!.snapshot))).toMatchObject({ node_name: 'v3-node-1', cpu: { usage_percent: v3.cpu.usagePct } })
+    expect(new TextDecoder().decode(row!.snapshot)).toContain('"filefd_maximum":-9223372036854775808')
   })
 
   for (const kind of ['disk-full', 'read-only'] as const) test(`${kind === 'disk-full' ? 'a full disk (SQLITE_FULL)' : 'a read-only database (SQLITE_READONLY)'} answers 503, is logged once per burst, and heals by itself`, async () => {

@@ -89,7 +89,8 @@ describe('the network rate of a node is its physical interfaces', () => {
       'virbr0', 'tunl0', 'vxlan.calico', 'kube-ipvs0', 'nodelocaldns', 'lxc8f7e', 'genev_sys_6081', 'wg0', 'weave', 'eth0.100',
       // managed clusters' pod interfaces, kubenet, host bridges, and other overlays
       'eni1a2b3c4d5e6', 'azv1234abcd', 'azure0', 'gke12ab34cd', 'cbr0', 'br0', 'vmbr0', 'wireguard.cali', 'ovn-k8s-mp0',
-      'kube-dummy-if', 'vlan100', 'podman0', 'nerdctl0']
+      'kube-dummy-if', 'vlan100', 'podman0', 'nerdctl0', 'tailscale0', 'zt5u4y6kq3', 'gre0', 'gretap0', 'ipip0', 'sit0', 'ip6tnl0',
+      'erspan0', 'ip_vti0', 'lxdbr0', 'macvtap0', 'macvlan1', 'ipvlan0']
     const node = { networks: [nic('enp1s0', 1000), ...virtual.map((name) => nic(name, 1e6)), nic('ens5', 500)] }
     expect(figures(node)).toMatchObject({ net_rx_bytes_ps: 1500, net_tx_bytes_ps: 150 })
   })

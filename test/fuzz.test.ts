@@ -80,6 +80,7 @@ function malformedBodies(validNode: () => ReturnType<typeof nodeSnapshot>): [str
 
   for (const depth of [10, 100, 1_000, 10_000]) {
     bodies.push([`deep psi ${depth}`, JSON.stringify(envelope({ ...validNode(), psi: deep(depth, 1) as any }))])
+    if (depth >= 100) bodies.push([`deep unknown field ${depth}`, JSON.stringify(envelope({ ...validNode(), extra: deep(depth, 1) } as any))])
     bodies.push([`deep array ${depth}`, `${'['.repeat(depth)}${']'.repeat(depth)}`])
     bodies.push([`deep unclosed ${depth}`, '{"a":'.repeat(depth)])
   }

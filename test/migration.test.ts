@@ -62,12 +62,20 @@ describe('a database written by the previous schema upgrades in place, data incl
     expect(hourly.history[0]).toMatchObject({ cpu_usage: 30.83, cpu_usage_max: 60 })
   })
 
-  test('latest rows are served as before', async () => {
+  test('latest rows are served as before, and the figures the old schema lacked are derived from their snapshots', async () => {
     const detail = await getJson(`${master.api}/api/v2/clusters/old/node-metrics/a`)
     expect(detail.body).toMatchObject({ node_name: 'a', cpu: { usage_percent: 33.33 }, temperature: { cpu_temp: 55.5 } })
     const list = await getJson(`${master.api}/api/v2/clusters/old/node-metrics`)
     expect(Object.keys(list.body.nodes)).toEqual(['a', 'b'])
     expect(list.body.summary).toMatchObject({ metrics_nodes: 2, max_temp: 55.5, max_temp_node: 'a', total_cores: 4 })
+    // Nodes that may never report again still have every figure of the registry.
+    expect(list.body.node_figures.a).toEqual({
+      cpu_usage: 33.33, mem_usage: 47.12, disk_usage: 30, temperature: 55.5, net_rx_bytes_ps: 1234, net_tx_bytes_ps: 99,
+      disk_read_bytes_ps: 1000, disk_write_bytes_ps: 2000, load_1: 0.5, disk_max: 30,
+    })
+    expect(list.body.node_figures.b).toMatchObject({ cpu_usage: 5, temperature: null, net_rx_bytes_ps: 1000 })
+    const atlhyper = await getJson(`${master.api}/api/v2/node-metrics?cluster_id=old`)
+    expect(atlhyper.body.summary).toMatchObject({ total_disk: 2e11, used_disk: 6e10, max_disk_usage: 30 })
   })
 
   test('new snapshots go on filling a migrated bucket with per-figure counts', async () => {

@@ -55,6 +55,21 @@ describe('rejected snapshots get a 400 JSON error naming the problem, and write 
       body.node_metrics.n1.disks = { '/': 30 }
       return postSnapshot(master.ingest, body, { clusterId: 'c1' })
     }, 400, 'invalid_body', /\/node_metrics\/n1\/disks: expected an array or null/],
+    ['a node nested deeper than any agent nests (its readers could not parse the node list)', () => {
+      const body = valid() as any
+      body.node_metrics.n1.extra = JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`)
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /^\/node_metrics\/n1: nested deeper than 32 levels$/],
+    ['more disks than a machine has (the message gives the limit)', () => {
+      const body = valid() as any
+      body.node_metrics.n1.disks = Array.from({ length: 1025 }, () => body.node_metrics.n1.disks[0])
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /^\/node_metrics\/n1\/disks: Expected array length to be less or equal to 1024$/],
+    ['a node whose node_name is null', () => {
+      const body = valid() as any
+      body.node_metrics.n1.node_name = null
+      return postSnapshot(master.ingest, body, { clusterId: 'c1' })
+    }, 400, 'invalid_body', /^\/node_metrics\/n1\/node_name: must be the node's name, "n1"$/],
     ['a body that is not an object', () => postSnapshot(master.ingest, '[]', { clusterId: 'c1' }),
       400, 'invalid_body', /^\/: the body must be a JSON object/],
     ['node_metrics that is not a map', () => postSnapshot(master.ingest, { cluster_id: 'c1', node_metrics: [] }, { clusterId: 'c1' }),

@@ -92,6 +92,7 @@ test('/swagger serves the UI page', async () => {
   // Served by the master itself, not from a CDN.
   expect(page).toContain('src="/assets/swagger-ui-bundle.js"')
   expect(page).not.toMatch(/https?:\/\//)
+  for (const name of ['constructor', '__proto__', 'toString']) expect((await fetch(`${master.api}/assets/${name}`)).status).toBe(404)
   const bundle = await fetch(`${master.api}/assets/swagger-ui-bundle.js`)
   expect(bundle.status).toBe(200)
   expect((await bundle.text()).length).toBeGreaterThan(100_000)

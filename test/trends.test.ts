@@ -115,9 +115,13 @@ describe('history over HTTP', () => {
       [`${history}?hours=2&start=${Date.now() - HOUR}`, /either hours or start\/end/],
       [`${history}?start=${Date.now()}&end=${Date.now() - HOUR}`, /start must be before end/],
       [`${history}?step=soon`, /'step' "soon"/],
+      [`${history}?step=9223372036854775808`, /'step' .*up to 10 years/],
+      [`${history}?start=-1`, /'start' "-1": expected epoch milliseconds or RFC 3339/],
+      [`${history}?start=2026-02-30T00:00:00Z`, /'start' "2026-02-30T00:00:00Z"/],
+      [`${history}?start=${Date.now() - HOUR}&end=99999999999999999`, /'end'/],
       [`${history}?max_points=1`, /max_points/],
       [`${master.api}/api/v2/clusters/c/history?metric=load`, /metric/],
-      [`${master.api}/api/v2/clusters/c/history`, /metric/],
+      [`${master.api}/api/v2/clusters/c/history`, /^missing query parameter 'metric': expected one of cpu_usage/],
     ]
     for (const [url, message] of cases) {
       const { status, body } = await getJson(url)

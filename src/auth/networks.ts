@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js'
+import { nameProblem } from '../ingest/names'
 import { ANY_CLUSTER } from './tokens'
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number]
@@ -54,6 +55,8 @@ export function parseAgentNetworks(text: string): [string, string][] {
     const eq = entry.indexOf('=')
     const [cluster, cidr] = eq < 0 ? [ANY_CLUSTER, entry] : [entry.slice(0, eq).trim(), entry.slice(eq + 1).trim()]
     if (!cluster || !cidr) throw new Error('expected CIDRs separated by commas, each optionally for one cluster: 10.0.0.0/8,prod=10.1.0.0/16')
+    const problem = cluster === ANY_CLUSTER ? undefined : nameProblem(cluster)
+    if (problem) throw new Error(`the cluster "${cluster}" ${problem}`)
     parseRange(cidr)
     return [cluster, cidr]
   })

@@ -23,6 +23,8 @@ export interface Config {
   agentNetworks: [string, string][]
   /** NET_EXCLUDE: a regular expression source; interfaces whose name matches are not physical */
   netExclude: string
+  /** CORS_ORIGINS: origins whose pages may read the API (AtlHyper's web UI on its own origin); empty: none, "*": any */
+  corsOrigins: string[]
   apiTokens: string[]
   /** ALLOW_INSECURE=1: serve a non-loopback HOST without tokens (warned about loudly at start) */
   allowInsecure: boolean
@@ -59,6 +61,7 @@ export function loadConfig(env: Env = process.env): Config {
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
     agentNetworks: read('AGENT_ALLOW_NETWORKS', '', parseAgentNetworks),
     netExclude: read('NET_EXCLUDE', DEFAULT_NET_EXCLUDE, parseNetExclude),
+    corsOrigins: read('CORS_ORIGINS', '', parseOrigins),
     apiTokens: read('API_TOKENS', '', parseTokenList),
     allowInsecure: read('ALLOW_INSECURE', '0', parseFlag),
   }
@@ -109,4 +112,13 @@ function parseNetExclude(text: string): string {
     throw new Error(`not a valid regular expression: ${(error as Error).message}`)
   }
   return text
+}
+
+/** "https://ui.example,http://10.0.0.5:3000" or "*": origins exactly as a browser sends them. */
+function parseOrigins(text: string): string[] {
+  const origins = text.split(',').map((part) => part.trim()).filter(Boolean)
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new Error(`"${origin}" is not an origin such as https://ui.example or http://10.0.0.5:3000 (or *)`)
+  }
+  return origins
 }

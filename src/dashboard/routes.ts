@@ -39,7 +39,7 @@ const html = (body: string) => new Response(body, { headers: { 'content-type': '
 
 /** The figure registry as the dashboard needs it: its charts are drawn from the same list. */
 const figuresModule = () =>
-  `export const FIGURES = ${JSON.stringify(FIGURES.map(({ field, unit, description, chart }) => ({ field, unit, description, chart })))}\n`
+  `export const FIGURES = ${JSON.stringify(FIGURES.map(({ field, unit, description, bounds, chart }) => ({ field, unit, description, bounds, chart })))}\n`
 
 export function dashboardRoutes() {
   const files: Record<string, { type: string; bytes: Uint8Array }> = Object.fromEntries(
@@ -53,7 +53,8 @@ export function dashboardRoutes() {
     .get(
       '/assets/:file',
       ({ params }) => {
-        const file = files[params.file]
+        // Own names only: /assets/constructor must not find Object's.
+        const file = Object.hasOwn(files, params.file) ? files[params.file] : undefined
         if (!file) return new Response(JSON.stringify({ error: 'not_found', message: 'no such asset' }), { status: 404, headers: { 'content-type': 'application/json' } })
         return new Response(file.bytes, { headers: { 'content-type': `${file.type}; charset=utf-8`, 'cache-control': 'public, max-age=300' } })
       },

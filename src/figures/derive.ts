@@ -1,4 +1,4 @@
-import { FIGURES, type Input } from '../model/figures'
+import { FIGURES, PERCENT, type Input, type LATEST_EXTRAS } from '../model/figures'
 import type { NodeMetricsSnapshot } from '../model'
 import { nodeView } from './view'
 
@@ -11,8 +11,8 @@ export interface Drop {
   reason: string
 }
 
-/** Latest-table figures the summary needs besides the registry's: not kept as history. */
-export interface LatestExtras {
+/** Latest-table figures the summary needs besides the registry's (model/figures.ts LATEST_EXTRAS): not kept as history. */
+export interface LatestExtras extends Record<(typeof LATEST_EXTRAS)[number]['key'], number | string | null> {
   cores: number | null
   memTotal: number | null
   memUsed: number | null
@@ -38,7 +38,6 @@ export interface DeriveSettings {
 
 type Bounds = { min: number; max: number; above: string; integer?: boolean }
 const BYTES: Bounds = { min: 0, max: 2 ** 64, above: 'out_of_range' }
-const PERCENT: Bounds = { min: 0, max: 100, above: 'out_of_range' }
 const CORES: Bounds = { min: 1, max: 65_536, above: 'out_of_range', integer: true }
 
 /**
@@ -105,12 +104,3 @@ function problem(input: Input, bounds: Bounds): string | undefined {
   if (bounds.integer && !Number.isInteger(value)) return 'not_an_integer'
   return undefined
 }
-
-/** RFC 3339 with a zone (any number of fraction digits up to 9) or epoch milliseconds → epoch ms; NaN when unreadable. */
-export function timestampMs(value: unknown): number {
-  if (typeof value === 'number') return value
-  if (typeof value !== 'string' || !RFC3339.test(value)) return Number.NaN
-  return Date.parse(value)
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/

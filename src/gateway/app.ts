@@ -1,3 +1,4 @@
+import { cors } from '@elysiajs/cors'
 import { swagger } from '@elysiajs/swagger'
 import { Elysia, t } from 'elysia'
 import { ApiAuth } from '../auth/tokens'
@@ -16,7 +17,7 @@ import { ListCache } from './list-cache'
 import { dashboardRoutes } from '../dashboard/routes'
 import { agentPaths } from './agent-docs'
 import { atlhyperHistory, atlhyperNode, atlhyperNodeList, atlhyperSummary } from './atlhyper'
-import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery } from '../model/atlhyper'
+import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery, atlhyperHours } from '../model/atlhyper'
 
 export interface GatewayDeps {
   reader: MetricsReader
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   apiTokens: string[]
   /** where agents post (the ingest port), for the agent routes' documentation; known once it listens */
   ingestUrl(): string
+  /** CORS_ORIGINS: origins whose pages may read the API; empty: the browser's same-origin rule stands */
+  corsOrigins: string[]
   health(): Health
 }
 
@@ -49,7 +52,7 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl }: GatewayDeps) {
+export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
   // The app's own routes, for 405 answers; bound once the app exists.
@@ -89,6 +92,14 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       }),
     )
     .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(routes(), request)))
+    // Off by default: an open API on loopback must not be readable by any page the operator visits.
+    // AtlHyper's web UI runs on an origin of its own and needs its origin listed.
+    .use(corsOrigins.length === 0 ? new Elysia() : cors({
+      origin: corsOrigins.includes('*') ? true : corsOrigins,
+      methods: ['GET'],
+      allowedHeaders: ['Authorization', 'Content-Type'],
+      credentials: false,
+    }))
     .use(dashboardRoutes())
     // Transform runs before validation: a caller without a token learns nothing from a 400.
     // By the route that matched, not the request's path: the two can differ (a trailing slash, and
@@ -281,7 +292,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       '/api/v2/node-metrics/:nodeName/history',
       ({ params, query }) => {
         const node = findNode(reader, query.cluster_id, params.nodeName)
-        const range = resolveRange({ hours: query.hours }, tiers)
+        const range = resolveRange({ hours: atlhyperHours(query.hours) }, tiers)
         const points = reader.history(node.id, range.tier, range.fromS, range.toS, range.widthS)
         return atlhyperHistory(params.nodeName, range.startMs, range.endMs, points)
       },

@@ -57,6 +57,7 @@ function validationMessage(error: unknown): string {
   const place = PLACES[type ?? ''] ?? 'parameter'
   const name = valueError?.path ? ` '${valueError.path.replace(/^\//, '')}'` : ''
   const expected = valueError?.schema?.description ?? valueError?.message ?? 'a valid value'
+  if (valueError?.value === undefined) return `missing ${place}${name}: expected ${expected}`
   return `invalid ${place}${name} ${JSON.stringify(valueError?.value)}: expected ${expected}`
 }
 

@@ -1,9 +1,62 @@
+import type { TSchema } from '@sinclair/typebox'
 import type { NodeMetricsSnapshot } from '../model'
-import type { NodeMetricsV3 } from '../model/v3'
+import { NodeMetricsV3 } from '../model/v3'
 
-type Maybe = number | null | undefined
-const has = (value: Maybe): value is number => typeof value === 'number'
-const minus = (a: Maybe, b: Maybe) => (has(a) && has(b) ? a - b : undefined)
+/**
+ * A number as the mapping sees it: a plain number, or a number the agent wrote that JSON.parse
+ * cannot hold exactly (an int64 above 2^53, 1e400), kept as its own text (see `keepRawNumbers`).
+ */
+type Value = unknown
+const rawText = (value: Value): string | undefined =>
+  typeof value === 'object' && value !== null && typeof (value as { rawJSON?: unknown }).rawJSON === 'string' ? (value as { rawJSON: string }).rawJSON : undefined
+const numberOf = (value: Value): number | undefined => {
+  if (typeof value === 'number') return value
+  const raw = rawText(value)
+  return raw === undefined ? undefined : Number(raw)
+}
+const minus = (a: Value, b: Value) => {
+  const [x, y] = [numberOf(a), numberOf(b)]
+  return x !== undefined && y !== undefined ? x - y : undefined
+}
+/** A value passed on as the agent sent it: null is absent. */
+const copy = (value: Value) => (value === null ? undefined : value)
+
+/**
+ * A JSON.parse reviver that keeps a number the agent wrote as its own text when JSON.parse cannot
+ * hold it exactly, so a model_v3 node, which is mapped and so serialised again, keeps its int64
+ * counters and its 1e400 as it sent them (as a model_v2 node, stored as its bytes, does).
+ */
+export function keepRawNumbers(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== 'number' || context?.source === undefined || JSON.stringify(value) === context.source) return value
+  return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(context.source)
+}
+
+/** The keys a schema object (or a nullable one) knows: the others are the agent's own additions, kept. */
+function keysOf(schema: TSchema): Set<string> {
+  const object = (schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'object') ?? schema
+  return new Set(Object.keys(object.properties ?? {}))
+}
+const itemKeysOf = (schema: TSchema) => keysOf(((schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'array') ?? schema).items)
+const NODE_KEYS = keysOf(NodeMetricsV3)
+const GROUP_KEYS = Object.fromEntries(
+  ['cpu', 'memory', 'temperature', 'psi', 'tcp', 'system', 'vmstat', 'softnet'].map((group) => [group, keysOf(NodeMetricsV3.properties[group as 'cpu'])]),
+)
+const ITEM_KEYS = {
+  disks: itemKeysOf(NodeMetricsV3.properties.disks),
+  networks: itemKeysOf(NodeMetricsV3.properties.networks),
+  sensors: itemKeysOf(keysSchema(NodeMetricsV3.properties.temperature, 'sensors')),
+}
+function keysSchema(schema: TSchema, property: string): TSchema {
+  const object = (schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'object') ?? schema
+  return object.properties[property]
+}
+
+/** The fields of `source` this mapping does not know, as they came. */
+function unknownFields(source: Record<string, unknown> | null | undefined, known: Set<string>): Record<string, unknown> {
+  const extra: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(source ?? {})) if (!known.has(key) && key !== '__proto__') extra[key] = value
+  return extra
+}
 
 /** Drops the fields that came as undefined, so the mapped snapshot holds only what the agent said. */
 function defined<T extends Record<string, unknown>>(object: T): T {
@@ -11,67 +64,87 @@ function defined<T extends Record<string, unknown>>(object: T): T {
   return object
 }
 
+type Node = Record<string, any>
+
 /**
  * A model_v3 node (camelCase, rates instead of counters) as a NodeMetricsSnapshot: every field
  * that has a counterpart is mapped; the rest keep their meaning under a name of their own
- * (per-second packet and error rates, node_ip). Nothing is invented: `memory.used` is
- * total − available, as AtlHyper's own master computes it.
+ * (per-second packet and error rates, node_ip), and fields this master does not know are kept as
+ * they came. Nothing is invented: `memory.used` is total − available, as AtlHyper's own master
+ * computes it.
  */
-export function mapV3Node(node: NodeMetricsV3): NodeMetricsSnapshot {
+export function mapV3Node(node: Node): NodeMetricsSnapshot {
   const { cpu, memory, temperature, psi, tcp, system, vmstat, softnet } = node
-  const freq = cpu?.freqHz?.filter(has) ?? []
+  const freq = (Array.isArray(cpu?.freqHz) ? cpu.freqHz : []).map(numberOf).filter((hz: number | undefined): hz is number => hz !== undefined)
+  const speed = (bytesPerSecond: Value) => {
+    const value = numberOf(bytesPerSecond)
+    // model_v3 gives the link speed in bytes/s (node_network_speed_bytes); NodeMetricsSnapshot in Mbit/s.
+    return value === undefined ? undefined : (value * 8) / 1e6
+  }
   return defined({
+    ...unknownFields(node, NODE_KEYS),
     node_name: node.nodeName,
     timestamp: node.timestamp,
-    node_ip: node.nodeIP ?? undefined,
-    kernel: node.kernel ?? undefined,
-    uptime: node.uptime ?? undefined,
+    node_ip: copy(node.nodeIP),
+    kernel: copy(node.kernel),
+    uptime: copy(node.uptime),
     cpu: cpu ? defined({
-      usage_percent: cpu.usagePct, user_percent: cpu.userPct, system_percent: cpu.systemPct, iowait_percent: cpu.iowaitPct,
-      load_1: cpu.load1, load_5: cpu.load5, load_15: cpu.load15, cores: cpu.cores,
-      frequency: freq.length > 0 ? freq.reduce((sum, hz) => sum + hz, 0) / freq.length / 1e6 : undefined,
+      ...unknownFields(cpu, GROUP_KEYS.cpu!),
+      usage_percent: copy(cpu.usagePct), user_percent: copy(cpu.userPct), system_percent: copy(cpu.systemPct),
+      iowait_percent: copy(cpu.iowaitPct), load_1: copy(cpu.load1), load_5: copy(cpu.load5), load_15: copy(cpu.load15), cores: copy(cpu.cores),
+      frequency: freq.length > 0 ? freq.reduce((sum: number, hz: number) => sum + hz, 0) / freq.length / 1e6 : undefined,
     }) : undefined,
     memory: memory ? defined({
-      total: memory.totalBytes, used: minus(memory.totalBytes, memory.availableBytes), available: memory.availableBytes,
-      free: memory.freeBytes, usage_percent: memory.usagePct, cached: memory.cachedBytes, buffers: memory.buffersBytes,
-      swap_total: memory.swapTotalBytes, swap_used: minus(memory.swapTotalBytes, memory.swapFreeBytes), swap_free: memory.swapFreeBytes,
-      swap_percent: memory.swapUsagePct,
+      ...unknownFields(memory, GROUP_KEYS.memory!),
+      total: copy(memory.totalBytes), used: minus(memory.totalBytes, memory.availableBytes), available: copy(memory.availableBytes),
+      free: copy(memory.freeBytes), usage_percent: copy(memory.usagePct), cached: copy(memory.cachedBytes), buffers: copy(memory.buffersBytes),
+      swap_total: copy(memory.swapTotalBytes), swap_used: minus(memory.swapTotalBytes, memory.swapFreeBytes), swap_free: copy(memory.swapFreeBytes),
+      swap_percent: copy(memory.swapUsagePct),
     }) : undefined,
-    disks: node.disks?.map((disk) => defined({
-      device: disk.device, mount_point: disk.mountPoint, fs_type: disk.fsType, total: disk.totalBytes,
-      used: minus(disk.totalBytes, disk.availBytes), available: disk.availBytes, usage_percent: disk.usagePct,
-      read_rate: disk.readBytesPerSec, write_rate: disk.writeBytesPerSec, read_iops: disk.readIOPS, write_iops: disk.writeIOPS,
-      io_util: disk.ioUtilPct,
-    })),
-    networks: node.networks?.map((nic) => defined({
-      interface: nic.interface,
+    disks: Array.isArray(node.disks) ? node.disks.map((disk: Node) => defined({
+      ...unknownFields(disk, ITEM_KEYS.disks),
+      device: copy(disk.device), mount_point: copy(disk.mountPoint), fs_type: copy(disk.fsType), total: copy(disk.totalBytes),
+      used: minus(disk.totalBytes, disk.availBytes), available: copy(disk.availBytes), usage_percent: copy(disk.usagePct),
+      read_rate: copy(disk.readBytesPerSec), write_rate: copy(disk.writeBytesPerSec), read_iops: copy(disk.readIOPS), write_iops: copy(disk.writeIOPS),
+      io_util: copy(disk.ioUtilPct),
+    })) : undefined,
+    networks: Array.isArray(node.networks) ? node.networks.map((nic: Node) => defined({
+      ...unknownFields(nic, ITEM_KEYS.networks),
+      interface: copy(nic.interface),
       status: typeof nic.up === 'boolean' ? (nic.up ? 'up' : 'down') : undefined,
-      // model_v3 gives the link speed in bytes/s (node_network_speed_bytes); NodeMetricsSnapshot in Mbit/s.
-      speed: has(nic.speedBps) ? (nic.speedBps * 8) / 1e6 : undefined,
-      mtu: nic.mtu, rx_rate: nic.rxBytesPerSec, tx_rate: nic.txBytesPerSec,
-      rx_packets_ps: nic.rxPktPerSec, tx_packets_ps: nic.txPktPerSec, rx_errors_ps: nic.rxErrPerSec, tx_errors_ps: nic.txErrPerSec,
-      rx_dropped_ps: nic.rxDropPerSec, tx_dropped_ps: nic.txDropPerSec,
-    })),
+      speed: speed(nic.speedBps),
+      mtu: copy(nic.mtu), rx_rate: copy(nic.rxBytesPerSec), tx_rate: copy(nic.txBytesPerSec),
+      rx_packets_ps: copy(nic.rxPktPerSec), tx_packets_ps: copy(nic.txPktPerSec), rx_errors_ps: copy(nic.rxErrPerSec), tx_errors_ps: copy(nic.txErrPerSec),
+      rx_dropped_ps: copy(nic.rxDropPerSec), tx_dropped_ps: copy(nic.txDropPerSec),
+    })) : undefined,
     temperature: temperature ? defined({
-      cpu_temp: temperature.cpuTempC, cpu_temp_max: temperature.cpuMaxC, cpu_temp_critical: temperature.cpuCritC,
-      sensors: temperature.sensors?.map((sensor) => defined({
-        name: sensor.chip, label: sensor.sensor, current: sensor.currentC, max: sensor.maxC, critical: sensor.critC,
-      })),
+      ...unknownFields(temperature, GROUP_KEYS.temperature!),
+      cpu_temp: copy(temperature.cpuTempC), cpu_temp_max: copy(temperature.cpuMaxC), cpu_temp_critical: copy(temperature.cpuCritC),
+      sensors: Array.isArray(temperature.sensors) ? temperature.sensors.map((sensor: Node) => defined({
+        ...unknownFields(sensor, ITEM_KEYS.sensors),
+        name: copy(sensor.chip), label: copy(sensor.sensor), current: copy(sensor.currentC), max: copy(sensor.maxC), critical: copy(sensor.critC),
+      })) : undefined,
     }) : undefined,
     psi: psi ? defined({
-      cpu_some_percent: psi.cpuSomePct, memory_some_percent: psi.memSomePct, memory_full_percent: psi.memFullPct,
-      io_some_percent: psi.ioSomePct, io_full_percent: psi.ioFullPct,
+      ...unknownFields(psi, GROUP_KEYS.psi!),
+      cpu_some_percent: copy(psi.cpuSomePct), memory_some_percent: copy(psi.memSomePct), memory_full_percent: copy(psi.memFullPct),
+      io_some_percent: copy(psi.ioSomePct), io_full_percent: copy(psi.ioFullPct),
     }) : undefined,
-    tcp: tcp ? defined({ curr_estab: tcp.currEstab, alloc: tcp.alloc, in_use: tcp.inUse, time_wait: tcp.timeWait, sockets_used: tcp.socketsUsed }) : undefined,
+    tcp: tcp ? defined({
+      ...unknownFields(tcp, GROUP_KEYS.tcp!),
+      curr_estab: copy(tcp.currEstab), alloc: copy(tcp.alloc), in_use: copy(tcp.inUse), time_wait: copy(tcp.timeWait), sockets_used: copy(tcp.socketsUsed),
+    }) : undefined,
     system: system ? defined({
-      conntrack_entries: system.conntrackEntries, conntrack_limit: system.conntrackLimit, filefd_allocated: system.filefdAllocated,
-      filefd_maximum: system.filefdMax, entropy_available: system.entropyBits,
+      ...unknownFields(system, GROUP_KEYS.system!),
+      conntrack_entries: copy(system.conntrackEntries), conntrack_limit: copy(system.conntrackLimit), filefd_allocated: copy(system.filefdAllocated),
+      filefd_maximum: copy(system.filefdMax), entropy_available: copy(system.entropyBits),
     }) : undefined,
     vmstat: vmstat ? defined({
-      pgfault_ps: vmstat.pgFaultPerSec, pgmajfault_ps: vmstat.pgMajFaultPerSec, pswpin_ps: vmstat.pswpInPerSec, pswpout_ps: vmstat.pswpOutPerSec,
+      ...unknownFields(vmstat, GROUP_KEYS.vmstat!),
+      pgfault_ps: copy(vmstat.pgFaultPerSec), pgmajfault_ps: copy(vmstat.pgMajFaultPerSec), pswpin_ps: copy(vmstat.pswpInPerSec), pswpout_ps: copy(vmstat.pswpOutPerSec),
     }) : undefined,
-    softnet: softnet ? defined({ dropped_ps: softnet.droppedPerSec, squeezed_ps: softnet.squeezedPerSec }) : undefined,
-  } as Record<string, unknown>) as NodeMetricsSnapshot
+    softnet: softnet ? defined({ ...unknownFields(softnet, GROUP_KEYS.softnet!), dropped_ps: copy(softnet.droppedPerSec), squeezed_ps: copy(softnet.squeezedPerSec) }) : undefined,
+  }) as NodeMetricsSnapshot
 }
 
 /** model_v3 field ← the NodeMetricsSnapshot field it was mapped to, for the values figures are made of. */

@@ -1,15 +1,17 @@
+import { Name } from '../model/node-metrics'
+
+/** The schema's rule (model/node-metrics.ts Name), for the common case of a good name; the rest says why not. */
+const GOOD = new RegExp(Name.pattern!)
+const MAX_LENGTH = Name.maxLength!
 const ALLOWED = /^[A-Za-z0-9._:-]$/
-/** The whole rule at once (model/node-metrics.ts Name), for the common case of a good name. */
-const GOOD = /^(?!(?:__proto__|constructor|prototype|\.)$)(?!.*\.\.)[A-Za-z0-9._:-]{1,253}$/
 const RESERVED = new Set(['.', '__proto__', 'constructor', 'prototype'])
-const MAX_LENGTH = 253
 
 /**
  * What is wrong with a cluster id or node name (model/node-metrics.ts, Name), said so that the
  * operator can fix it: which character, where. undefined: the name is fine.
  */
 export function nameProblem(name: unknown): string | undefined {
-  if (typeof name === 'string' && GOOD.test(name)) return undefined
+  if (typeof name === 'string' && name.length <= MAX_LENGTH && GOOD.test(name)) return undefined
   if (typeof name !== 'string') return `must be a string, not ${name === null ? 'null' : typeof name}`
   if (name.length === 0) return 'must not be empty'
   if (name.length > MAX_LENGTH) return `is ${name.length} characters long; at most ${MAX_LENGTH} are allowed`

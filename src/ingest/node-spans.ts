@@ -31,13 +31,24 @@ export interface Span {
   end: number
 }
 
+/** Deeper than any agent's node (a sensor in a list in a group is 3 levels): past it, a client parsing the node list could fail. */
+export const MAX_NODE_DEPTH = 32
+
+/** A node's JSON nests deeper than MAX_NODE_DEPTH. */
+export class TooDeep extends Error {
+  constructor(readonly node: string) {
+    super(`node ${node} nests deeper than ${MAX_NODE_DEPTH} levels`)
+  }
+}
+
 /** node name → byte range of its value; undefined when there is no (object) `node_metrics` member. */
 export function nodeSpans(bytes: Uint8Array): Map<string, Span> | undefined {
   const found = lastTopLevelMember(bytes, NODE_METRICS)
   if (found === undefined || bytes[found] !== OPEN_OBJECT) return undefined
   const nodes = new Map<string, Span>()
   scanObject(bytes, found, (name, valueStart) => {
-    const end = skipValue(bytes, valueStart)
+    const end = skipValue(bytes, valueStart, MAX_NODE_DEPTH)
+    if (end < 0) throw new TooDeep(name)
     nodes.set(name, { start: valueStart, end })
     return end
   })
@@ -181,8 +192,8 @@ function skipString(bytes: Uint8Array, i: number): number {
   }
 }
 
-/** `i` is at the first byte of a value; returns the index after its last byte. */
-function skipValue(bytes: Uint8Array, i: number): number {
+/** `i` is at the first byte of a value; returns the index after its last byte, or -1 past `maxDepth` levels of nesting. */
+function skipValue(bytes: Uint8Array, i: number, maxDepth = Infinity): number {
   const first = bytes[i]
   if (first === QUOTE) return skipString(bytes, i)
   if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
@@ -198,7 +209,7 @@ function skipValue(bytes: Uint8Array, i: number): number {
     if (c === PLAIN) j++
     else if (c === STRING) j = skipString(bytes, j)
     else if (c === OPEN) {
-      depth++
+      if (++depth > maxDepth) return -1
       j++
     } else if (c === CLOSE) {
       if (--depth === 0) return j + 1

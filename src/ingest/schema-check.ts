@@ -35,19 +35,28 @@ export function compileAgentSchema<T extends TSchema>(schema: T): AgentSchema<T>
 
 /**
  * TypeBox reports a field that may be null (a union with null) as "Expected union value"; this
- * looks inside the union and names the deepest problem, or says what the field may be.
+ * looks inside the variant of the value's own type, or says what the field may be.
  */
 function firstProblem<T extends TSchema>(check: TypeCheck<T>, value: unknown): string {
-  let error: ValueError | undefined = check.Errors(value).First()
-  if (!error) return '/: invalid'
-  for (;;) {
-    if (error.type !== ValueErrorType.Union || !error.errors?.length) break
-    const inner: ValueError[] = error.errors.map((iterator) => iterator.First()).filter((found): found is ValueError => found !== undefined)
-    const deepest: ValueError | undefined = inner.sort((a, b) => b.path.length - a.path.length)[0]
-    if (!deepest || deepest.path.length <= error.path.length) return `${error.path || '/'}: expected ${describeUnion(error.schema)}`
-    error = deepest
+  const first = check.Errors(value).First()
+  if (!first) return '/: invalid'
+  let error: ValueError = first
+  while (error.type === ValueErrorType.Union && error.errors?.length) {
+    // The variant of the value's own type says what is wrong inside it (an item, a length); with none, the types allowed do.
+    const union: ValueError = error
+    const variants = (union.schema.anyOf ?? []) as TSchema[]
+    const index = variants.findIndex((variant) => variant.type === jsonType(union.value))
+    const own = index >= 0 ? union.errors[index]?.First() : undefined
+    if (!own) return `${union.path || '/'}: expected ${describeUnion(union.schema)}`
+    error = own
   }
   return `${error.path || '/'}: ${error.message}`
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'array'
+  return typeof value
 }
 
 function describeUnion(schema: TSchema): string {

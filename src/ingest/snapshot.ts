@@ -1,11 +1,12 @@
-import { deriveFigures, timestampMs, type Drop } from '../figures/derive'
+import { deriveFigures, type Drop } from '../figures/derive'
+import { timestampMs } from '../time/rfc3339'
 import { HttpError } from '../http/errors'
 import { NodeMetricsSnapshot } from '../model'
 import { NodeMetricsV3 } from '../model/v3'
 import { encodeRows, type EncodedRows, type NodeRow } from '../storage/node-rows'
-import { mapV3Node, v3SourcePath } from './model-v3'
+import { keepRawNumbers, mapV3Node, v3SourcePath } from './model-v3'
 import { nameProblem, shownName } from './names'
-import { nodeSpans } from './node-spans'
+import { MAX_NODE_DEPTH, nodeSpans, TooDeep } from './node-spans'
 import { compileAgentSchema } from './schema-check'
 
 const nodeSchema = compileAgentSchema(NodeMetricsSnapshot)
@@ -65,7 +66,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  */
 export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, settings: AcceptSettings, now = Date.now()): AcceptedSnapshot {
   const envelope = parseEnvelope(body.text)
-  const v3 = !('node_metrics' in envelope) && !('cluster_id' in envelope) && ('clusterId' in envelope || 'otel' in envelope)
+  const v3 = (envelope.node_metrics === undefined || envelope.node_metrics === null) && !('cluster_id' in envelope) && ('clusterId' in envelope || 'otel' in envelope)
   const idField = v3 ? 'clusterId' : 'cluster_id'
   const bodyClusterId = envelope[idField] ?? undefined
   if (bodyClusterId !== undefined && typeof bodyClusterId !== 'string') throw invalid(`/${idField}: must be a string`)
@@ -74,7 +75,7 @@ export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, 
 
   const rows: NodeRow[] = []
   const dropped: Drop[] = []
-  for (const found of v3 ? v3Nodes(envelope) : v2Nodes(envelope, body.bytes)) {
+  for (const found of v3 ? v3Nodes(envelope, body.text) : v2Nodes(envelope, body.bytes)) {
     const ts = timestampMs(found.node.timestamp)
     if (!Number.isFinite(ts)) throw invalid(`${found.path}/timestamp: not an RFC 3339 time with a zone, nor epoch milliseconds`)
     if (ts < EARLIEST_MS) throw invalid(`${found.path}/timestamp: not a time after 2000-01-01`)
@@ -97,7 +98,13 @@ function* v2Nodes(envelope: Record<string, unknown>, bytes: Uint8Array): Generat
   const names = Object.keys(map)
   if (names.length === 0) return
   if (names.length > MAX_NODES_PER_SNAPSHOT) throw invalid(`/node_metrics: ${names.length} nodes; at most ${MAX_NODES_PER_SNAPSHOT} per snapshot`)
-  const spans = nodeSpans(bytes)
+  let spans: ReturnType<typeof nodeSpans>
+  try {
+    spans = nodeSpans(bytes)
+  } catch (error) {
+    if (error instanceof TooDeep) throw invalid(`/node_metrics/${error.node}: nested deeper than ${MAX_NODE_DEPTH} levels`)
+    throw error
+  }
   for (const name of names) {
     const problem = nameProblem(name)
     if (problem) throw invalid(`/node_metrics: the node name ${shownName(name)}: ${problem}`)
@@ -105,7 +112,8 @@ function* v2Nodes(envelope: Record<string, unknown>, bytes: Uint8Array): Generat
     const node = map[name]
     if (node === null) continue // Go's nil pointer: no metrics for this node in this snapshot
     if (isObject(node) && node.node_name !== name) {
-      throw invalid(`${path}/node_name: ${node.node_name === undefined ? 'missing' : `${shownName(node.node_name)} differs from its key ${shownName(name)}`}`)
+      const wrong = typeof node.node_name === 'string' ? `${shownName(node.node_name)} differs from its key ${shownName(name)}` : `must be the node's name, ${shownName(name)}`
+      throw invalid(`${path}/node_name: ${wrong}`)
     }
     checkNodeShape(node, path)
     const span = spans?.get(name)
@@ -114,8 +122,12 @@ function* v2Nodes(envelope: Record<string, unknown>, bytes: Uint8Array): Generat
   }
 }
 
-/** model_v3: `otel.metricsNodes` is a list of camelCase nodes, mapped onto NodeMetricsSnapshot. */
-function* v3Nodes(envelope: Record<string, unknown>): Generator<FoundNode> {
+/**
+ * model_v3: `otel.metricsNodes` is a list of camelCase nodes, mapped onto NodeMetricsSnapshot.
+ * Figures come from the parsed numbers; the stored JSON from a second parse that keeps numbers
+ * JSON.parse cannot hold exactly as the agent wrote them.
+ */
+function* v3Nodes(envelope: Record<string, unknown>, text: string): Generator<FoundNode> {
   const otel = envelope.otel
   if (otel === undefined || otel === null) return
   if (!isObject(otel)) throw invalid('/otel: must be an object')
@@ -124,17 +136,28 @@ function* v3Nodes(envelope: Record<string, unknown>): Generator<FoundNode> {
   if (!Array.isArray(list)) throw invalid('/otel/metricsNodes: must be an array of node metrics')
   if (list.length > MAX_NODES_PER_SNAPSHOT) throw invalid(`/otel/metricsNodes: ${list.length} nodes; at most ${MAX_NODES_PER_SNAPSHOT} per snapshot`)
   const seen = new Set<string>()
+  let exact: unknown[] | undefined
+  const exactItem = (index: number) => (exact ??= (JSON.parse(text, keepRawNumbers as never) as { otel: { metricsNodes: unknown[] } }).otel.metricsNodes)[index]
   for (const [index, item] of list.entries()) {
     if (item === null) continue
     const path = `/otel/metricsNodes/${index}`
     if (!nodeSchemaV3.check(item)) throw invalid(`${path}${nodeSchemaV3.problem(item)}`)
+    if (deeperThan(item, MAX_NODE_DEPTH)) throw invalid(`${path}: nested deeper than ${MAX_NODE_DEPTH} levels`)
     const problem = nameProblem(item.nodeName)
     if (problem) throw invalid(`${path}/nodeName: the node name ${shownName(item.nodeName)}: ${problem}`)
     if (seen.has(item.nodeName)) throw invalid(`${path}/nodeName: node ${shownName(item.nodeName)} appears twice`)
     seen.add(item.nodeName)
     const node = mapV3Node(item)
-    yield { name: item.nodeName, path, node, json: () => utf8.encode(JSON.stringify(node)), sourcePath: v3SourcePath }
+    yield { name: item.nodeName, path, node, json: () => utf8.encode(JSON.stringify(mapV3Node(exactItem(index) as typeof item))), sourcePath: v3SourcePath }
   }
+}
+
+/** Whether a parsed value nests more than `levels` objects and arrays deep. */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (levels === 0) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value)) if (deeperThan(child, levels - 1)) return true
+  return false
 }
 
 function checkNodeShape(node: unknown, path: string): asserts node is NodeMetricsSnapshot {

@@ -8,6 +8,8 @@ export interface WriterSettings {
   retentionMs: number
   retentionHourlyMs: number
   cleanupIntervalMs: number
+  /** NET_EXCLUDE, for figures derived again from stored snapshots after an upgrade */
+  netExclude: string
 }
 
 export type WriterFault =

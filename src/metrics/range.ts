@@ -1,4 +1,5 @@
 import { parseDuration } from '../config/parse'
+import { MAX_TIME_MS, parseRfc3339 } from '../time/rfc3339'
 import { HttpError } from '../http/errors'
 import type { HistoryQuery } from '../model'
 import { chooseTier, type Tier } from '../storage/tiers'
@@ -43,17 +44,20 @@ export function resolveRange(query: HistoryQuery, tiers: readonly Tier[], now = 
 }
 
 function parseTime(name: string, text: string): number {
-  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text)
-  if (!Number.isFinite(ms)) {
+  const ms = /^\d+$/.test(text) ? Number(text) : parseRfc3339(text)
+  if (!Number.isFinite(ms) || ms > MAX_TIME_MS) {
     throw new HttpError(400, 'invalid_request', `invalid query parameter '${name}' ${JSON.stringify(text)}: expected epoch milliseconds or RFC 3339`)
   }
   return ms
 }
 
+/** A bucket wider than ten years says nothing a narrower one does not, and its arithmetic loses precision. */
+const MAX_STEP_S = 10 * 366 * 86_400
+
 function parseStep(text: string): number {
   try {
     const seconds = /^\d+$/.test(text) ? Number(text) : parseDuration(text) / 1000
-    if (seconds >= 1) return Math.ceil(seconds)
+    if (seconds >= 1 && seconds <= MAX_STEP_S) return Math.ceil(seconds)
   } catch {}
-  throw new HttpError(400, 'invalid_request', `invalid query parameter 'step' ${JSON.stringify(text)}: expected a duration such as 15m or 1h, or seconds`)
+  throw new HttpError(400, 'invalid_request', `invalid query parameter 'step' ${JSON.stringify(text)}: expected a duration such as 15m or 1h, or seconds, up to 10 years`)
 }

@@ -37,7 +37,9 @@ export function summarize(rows: readonly Figures[], isStale: (row: Figures) => b
   const online = rows.filter((row) => !isStale(row))
   const hottest = top(rows, (row) => row.temp)
   const fullest = top(rows, (row) => row.disk_max)
-  const total = (pick: (row: Figures) => number | null) => present(rows, pick).reduce((a, b) => a + b, 0)
+  const total = (pick: (row: Figures) => number | null, from: readonly Figures[] = rows) => present(from, pick).reduce((a, b) => a + b, 0)
+  // Memory in use and memory in all are summed over the same nodes, so that one over the other is true.
+  const memoryKnown = rows.filter((row) => row.mem_total !== null && row.mem_used !== null)
   return {
     metrics_nodes: rows.length,
     online_nodes: online.length,
@@ -51,7 +53,7 @@ export function summarize(rows: readonly Figures[], isStale: (row: Figures) => b
     max_disk_mount: fullest?.disk_max_mount ?? null,
     warning_nodes: rows.filter(isWarning).length,
     total_cores: total((row) => row.cores),
-    total_mem_bytes: total((row) => row.mem_total),
-    used_mem_bytes: total((row) => row.mem_used),
+    total_mem_bytes: total((row) => row.mem_total, memoryKnown),
+    used_mem_bytes: total((row) => row.mem_used, memoryKnown),
   }
 }

@@ -11,8 +11,14 @@ import { Name, NodeMetricsSnapshot } from './node-metrics'
 export const AtlHyperQuery = t.Object({ cluster_id: Name })
 export const AtlHyperHistoryQuery = t.Object({
   cluster_id: Name,
-  hours: t.Optional(t.Integer({ minimum: 1, maximum: 720, description: 'hours of history, an integer from 1 to 720 (default 24)' })),
+  hours: t.Optional(t.String({ description: "hours of history; as in AtlHyper, anything but a positive integer reads 24 (and past 720, 720)" })),
 })
+
+/** AtlHyper's reading of `hours`: a positive integer, else 24. RETENTION's default 30 days hold 720. */
+export function atlhyperHours(text: string | undefined): number {
+  const hours = text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : 0
+  return hours > 0 ? Math.min(hours, 720) : 24
+}
 
 const number = (description: string) => t.Number({ description })
 

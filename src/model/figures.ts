@@ -61,7 +61,7 @@ export interface Figure {
 
 /** Rates above this are counter arithmetic gone wrong (a reset read as unsigned), not traffic. */
 export const MAX_RATE_BYTES_PS = 1e12
-const PERCENT = { min: 0, max: 100, above: 'out_of_range' } as const
+export const PERCENT = { min: 0, max: 100, above: 'out_of_range' } as const
 const RATE = { min: 0, max: MAX_RATE_BYTES_PS, above: 'above_bound' } as const
 
 const one = (value: unknown, path: string, field: string): Input[] => (value === undefined || value === null ? [] : [{ value, path, field }])
@@ -157,6 +157,23 @@ export const FIGURES = [
     atlhyper: 'load_1',
   },
 ] as const satisfies readonly Figure[]
+
+/**
+ * What the latest table keeps besides the registry's figures, for the summaries: not kept as
+ * history. `key` is the field of a writer row (figures/derive.ts LatestExtras), `column` its column.
+ */
+export const LATEST_EXTRAS = [
+  { key: 'cores', column: 'cores' },
+  { key: 'memTotal', column: 'mem_total' },
+  { key: 'memUsed', column: 'mem_used' },
+  { key: 'diskMax', column: 'disk_max' },
+  { key: 'diskMaxMount', column: 'disk_max_mount' },
+  { key: 'diskTotal', column: 'disk_total' },
+  { key: 'diskUsed', column: 'disk_used' },
+] as const
+
+/** The latest table's figure columns, in the order writers bind them. */
+export const LATEST_COLUMNS: readonly string[] = [...FIGURES.map((figure) => figure.key), ...LATEST_EXTRAS.map((extra) => extra.column)]
 
 export type FigureKey = (typeof FIGURES)[number]['key']
 export type FigureField = (typeof FIGURES)[number]['field']

@@ -18,8 +18,8 @@ export const ClusterSummary = t.Object({
   max_disk_mount: stringOrNull(),
   warning_nodes: Type.Integer({ description: 'nodes with CPU ≥ 80 %, memory ≥ 80 % or CPU temperature ≥ 75 °C' }),
   total_cores: Type.Integer(),
-  total_mem_bytes: t.Number({ description: 'sum over the nodes reporting it' }),
-  used_mem_bytes: t.Number({ description: 'sum over the nodes reporting it' }),
+  total_mem_bytes: t.Number({ description: 'sum over the nodes reporting both total and used memory' }),
+  used_mem_bytes: t.Number({ description: 'sum over the same nodes as total_mem_bytes' }),
 })
 export type ClusterSummary = Static<typeof ClusterSummary>
 

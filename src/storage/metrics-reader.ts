@@ -1,6 +1,6 @@
 import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
-import { FIGURES, type FigureKey } from '../model/figures'
+import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
 import { groupedPointColumns, pointColumns } from './history-encoding'
 import type { Tier } from './tiers'
 
@@ -19,7 +19,7 @@ export type LatestFigures = {
   disk_used: number | null
 } & { [key in FigureKey]: number | null }
 
-const FIGURE_COLUMNS = `${FIGURES.map((figure) => figure.key).join(', ')}, cores, mem_total, mem_used, disk_max, disk_max_mount, disk_total, disk_used`
+const FIGURE_COLUMNS = LATEST_COLUMNS.join(', ')
 
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
 export class MetricsReader {

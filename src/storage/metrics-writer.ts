@@ -1,11 +1,17 @@
 import type { Database } from 'bun:sqlite'
-import { FIGURES } from '../model/figures'
+import { deriveFigures } from '../figures/derive'
+import { DEFAULT_NET_EXCLUDE } from '../figures/network'
+import { LATEST_COLUMNS, LATEST_EXTRAS } from '../model/figures'
+import type { NodeMetricsSnapshot } from '../model'
 import { encodeValues, upsertPointSql } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
 import { historyTiers, type Tier, type TierSettings } from './tiers'
 
-export type HistorySettings = TierSettings
+export type HistorySettings = TierSettings & {
+  /** NET_EXCLUDE, for figures derived again from stored snapshots after an upgrade (default: the built-in pattern) */
+  netExclude?: string
+}
 
 export interface CleanupResult {
   /** history points deleted, per tier */
@@ -38,7 +44,7 @@ export class MetricsWriter {
     private readonly db: Database,
     private readonly settings: HistorySettings,
   ) {
-    migrate(db)
+    const migrated = migrate(db)
     this.findNode = db.query<KnownNode, [string, string]>(
       'SELECT id, timestamp AS ts FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
@@ -66,6 +72,33 @@ export class MetricsWriter {
     )
     this.deleteNode = db.query<never, [number]>('DELETE FROM node_metrics_latest WHERE id = ?1')
     this.deleteNodeHistory = this.tiers.map(({ tier }) => db.query<never, [number]>(`DELETE FROM ${tier.table} WHERE node_id = ?1`))
+    if (migrated.latestFiguresAdded) this.refreshLatestFigures()
+  }
+
+  /**
+   * Derives every latest row's figures again from its stored snapshot, with the current rules: an
+   * upgrade that adds figure columns fills them for nodes that may never report again. A row whose
+   * snapshot cannot be read keeps what it has.
+   */
+  refreshLatestFigures(): number {
+    const settings = { netExclude: new RegExp(this.settings.netExclude ?? DEFAULT_NET_EXCLUDE) }
+    const update = this.db.query<never, (string | number | null)[]>(
+      `UPDATE node_metrics_latest SET ${LATEST_COLUMNS.map((column, index) => `${column} = ?${index + 2}`).join(', ')} WHERE id = ?1`,
+    )
+    const decoder = new TextDecoder()
+    let refreshed = 0
+    this.db.transaction(() => {
+      for (const row of this.db.query<{ id: number; snapshot: Uint8Array }, []>('SELECT id, snapshot FROM node_metrics_latest').iterate()) {
+        let node: NodeMetricsSnapshot
+        try {
+          node = JSON.parse(decoder.decode(row.snapshot))
+          const { values, extras } = deriveFigures(node, settings)
+          update.run(row.id, ...values, ...LATEST_EXTRAS.map((extra) => extras[extra.key]))
+          refreshed++
+        } catch {}
+      }
+    })()
+    return refreshed
   }
 
   /**
@@ -138,22 +171,8 @@ export class MetricsWriter {
   }
 }
 
-/** The latest row's figure columns: one per registry figure, then what the summary needs besides. */
-export const LATEST_COLUMNS = [...FIGURES.map((figure) => figure.key), 'cores', 'mem_total', 'mem_used', 'disk_max', 'disk_max_mount', 'disk_total', 'disk_used']
-
 type LatestParams = (string | number | null | Uint8Array)[]
 
 export const latestParams = (row: NodeRow): LatestParams => [
-  row.cluster,
-  row.node,
-  row.ts,
-  ...row.values,
-  row.cores,
-  row.memTotal,
-  row.memUsed,
-  row.diskMax,
-  row.diskMaxMount,
-  row.diskTotal,
-  row.diskUsed,
-  row.json,
+  row.cluster, row.node, row.ts, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,
 ]

@@ -108,19 +108,29 @@ const FIGURE_COLUMNS: Record<string, (key: string) => string[]> = {
  * Adds the columns of figures the registry has gained since the file was written: existing rows
  * read them as missing (null), never as 0. This is what lets a figure be added in one place.
  */
-function addFigureColumns(db: Database): void {
+function addFigureColumns(db: Database): string[] {
+  const added: string[] = []
   for (const [table, columnsOf] of Object.entries(FIGURE_COLUMNS)) {
     const existing = new Set((db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((column) => column.name))
     for (const { key } of FIGURES) {
       for (const column of columnsOf(key)) {
-        if (!existing.has(column.split(' ')[0]!)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`)
+        if (existing.has(column.split(' ')[0]!)) continue
+        db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`)
+        added.push(`${table}.${column.split(' ')[0]}`)
       }
     }
   }
+  return added
+}
+
+export interface Migrated {
+  version: number
+  /** the latest table gained figure columns: its rows' figures should be derived again from their snapshots */
+  latestFiguresAdded: boolean
 }
 
 /** Brings the file up to the newest schema, each step in its own transaction. */
-export function migrate(db: Database): number {
+export function migrate(db: Database): Migrated {
   const current = (db.query('PRAGMA user_version').get() as { user_version: number }).user_version
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this master knows (${MIGRATIONS.length})`)
@@ -131,6 +141,8 @@ export function migrate(db: Database): number {
       db.exec(`PRAGMA user_version = ${version + 1}`)
     })()
   }
-  db.transaction(() => addFigureColumns(db))()
-  return MIGRATIONS.length
+  const added = db.transaction(() => addFigureColumns(db))()
+  // Migration 3 added the primary disk's size to the latest rows; a new figure adds its column.
+  const reshaped = current > 0 && current < 3
+  return { version: MIGRATIONS.length, latestFiguresAdded: reshaped || (current > 0 && added.some((column) => column.startsWith('node_metrics_latest.'))) }
 }

@@ -1,4 +1,5 @@
 import type { LatestExtras } from '../figures/derive'
+import { LATEST_EXTRAS } from '../model/figures'
 
 /** One node's newest metrics, ready for the writer: its figures plus the snapshot's JSON bytes. */
 export interface NodeRow extends LatestExtras {
@@ -23,7 +24,7 @@ export interface EncodedRows {
   bytes: Uint8Array
 }
 
-const EXTRAS = ['cores', 'memTotal', 'memUsed', 'diskMax', 'diskMaxMount', 'diskTotal', 'diskUsed'] as const satisfies readonly (keyof LatestExtras)[]
+const EXTRAS = LATEST_EXTRAS.map((extra) => extra.key)
 
 type Header = [cluster: string, node: string, ts: number, byteLength: number, values: (number | null)[], ...extras: unknown[]][]
 

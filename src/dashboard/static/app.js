@@ -24,8 +24,9 @@ const state = { cluster: localStorage.getItem('nmm-cluster'), timer: undefined, 
 const fixed = (value, digits = 1) => (value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value).toFixed(digits))
 const pct = (value) => (value === undefined || value === null ? '–' : `${fixed(value)}%`)
 const celsius = (value) => (value === undefined || value === null ? '–' : `${fixed(value)} °C`)
-// Sensor limits the kernel leaves unset read 0 or 65261.85 °C: show them as none.
-const limit = (value) => (typeof value === 'number' && value > 0 && value <= 200 ? celsius(value) : '–')
+// Sensor limits the kernel leaves unset read 0 or 65261.85 °C: outside the temperature figure's range, none.
+const TEMPERATURE_MAX = FIGURES.find((figure) => figure.unit === '°C')?.bounds.max ?? 200
+const limit = (value) => (typeof value === 'number' && value > 0 && value <= TEMPERATURE_MAX ? celsius(value) : '–')
 function bytes(value, suffix = '') {
   if (value === undefined || value === null) return '–'
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
