@@ -99,7 +99,8 @@ export async function startMaster(config: Config): Promise<Master> {
   })
 
   try {
-    gateway.listen({ hostname: config.host, port: config.port })
+    // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
+    gateway.listen({ hostname: config.host, port: config.port, development: false })
     const ingestSettings = {
       host: config.host,
       port: config.ingestPort,

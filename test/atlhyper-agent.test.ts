@@ -287,10 +287,12 @@ describe("the current agent's model_v3 snapshot (camelCase, node metrics under o
     const body = atlhyperFixture('v3-snapshot', Date.now() - 500)
       .replace('"nodeName":"v3-node-2",', '"nodeName":"v3-node-2","gpu":{"model":"L4","memBytes":9007199254740993},')
       .replace('"pgFaultPerSec":', '"pgFaultExact":1e400,"pgFaultPerSec":')
+      .replace(/"memory":\{"totalBytes":\d+,"availableBytes":\d+/, '"memory":{"totalBytes":9223372036854775807,"availableBytes":1')
     expect((await postLikeAtlHyper(master.ingest, body, 'prod-v3')).status).toBe(200)
     const one = await (await fetch(`${master.api}/api/v2/clusters/prod-v3/node-metrics/v3-node-1`)).text()
     expect(one).toContain('"filefd_maximum":-9223372036854775808') // the fixture's MinInt64, not …776000
     expect(one).toContain('"pgFaultExact":1e400')
+    expect(one).toContain('"total":9223372036854775807,"used":9223372036854775806,"available":1') // used = total − available, exactly
     const two = await (await fetch(`${master.api}/api/v2/clusters/prod-v3/node-metrics/v3-node-2`)).text()
     expect(two).toContain('"gpu":{"model":"L4","memBytes":9007199254740993}')
   })

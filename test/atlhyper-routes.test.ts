@@ -38,6 +38,16 @@ describe("AtlHyper's read routes for AtlHyper's web UI", () => {
     expect(list.nodes[0].cpu.frequency).toBe(0)
   })
 
+  test("a node given AtlHyper's shape keeps numbers JSON cannot hold exactly", async () => {
+    const node = `{"node_name":"exact","timestamp":${Date.now() - 1_000},"cpu":{"usage_percent":1e400},"memory":{"total":9223372036854775807}}`
+    const response = await postSnapshot(master.ingest, `{"cluster_id":"exact","node_metrics":{"exact":${node}}}`, { clusterId: 'exact' })
+    expect(response.status).toBe(200)
+    const served = await (await fetch(`${master.api}/api/v2/node-metrics/exact?cluster_id=exact`)).text()
+    expect(served).toContain('"usage_percent":1e400')
+    expect(served).toContain('"total":9223372036854775807')
+    expect(served).toContain('"frequency":0') // and the zero values AtlHyper's UI needs
+  })
+
   test('hours as AtlHyper reads it: anything but a positive integer is 24', async () => {
     await postSnapshot(master.ingest, clusterSnapshot('h', [nodeSnapshot('n1', Date.now() - 1_000)]), { clusterId: 'h' })
     const span = async (hours: string) => {
@@ -49,6 +59,9 @@ describe("AtlHyper's read routes for AtlHyper's web UI", () => {
     expect(await span('0')).toBe(24)
     expect(await span('abc')).toBe(24)
     expect(await span('100000')).toBe(720)
+    expect(await span('%2B5')).toBe(5) // "+5", as Go's strconv.Atoi reads it
+    expect(await span('%205')).toBe(24) // " 5": Atoi fails
+    expect(await span('99999999999999999999')).toBe(24) // past int64: Atoi fails
   })
 
   test('CORS_ORIGINS lets the UI on its own origin read the API, with its Authorization header; others get no grant', async () => {

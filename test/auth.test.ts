@@ -77,7 +77,7 @@ describe('API_TOKENS guard every data route, whatever the request looks like', (
       const path = template.replace('{clusterId}', 'c').replace('{nodeName}', 'n1')
       const query = path.startsWith('/api/v2/node-metrics') ? '?cluster_id=c' : path.endsWith('/history') && path.includes('/clusters/c/history') ? '?metric=cpu_usage' : ''
       for (const variant of [`${path}${query}`, `${path}/${query}`]) {
-        for (const host of ['x', 'ab', 'a:1', '', '127.0.0.1', `127.0.0.1:${master.gatewayPort}`]) {
+        for (const host of ['x', 'ab', 'a:1', '', '%', 'x:99999', '[::1', '127.0.0.1', `127.0.0.1:${master.gatewayPort}`]) {
           const { status, body } = await rawGet(variant, host)
           // Refused, or no data route at all (404/405, the dashboard page): never data without a token, never a 5xx.
           const refused = [401, 404, 405].includes(status) || (status === 200 && body.startsWith('<!doctype html>'))
@@ -86,7 +86,10 @@ describe('API_TOKENS guard every data route, whatever the request looks like', (
       }
     }
     expect(leaks).toEqual([])
-    // A request without a Host header once threw inside the error handler and took the process down.
+    // A request without a Host header once threw inside the error handler and took the process down;
+    // a malformed one got Bun's development error page, with source lines and paths.
+    const odd = await rawGet('/nope', '%')
+    expect(odd).toEqual({ status: 404, body: JSON.stringify({ error: 'not_found', message: 'no such route' }) })
     expect((await fetch(`${master.api}/healthz`)).status).toBe(200)
   })
 })

@@ -33,6 +33,7 @@ describe('configuration', () => {
     [{ AGENT_ALLOW_NETWORKS: 'everywhere' }, 'AGENT_ALLOW_NETWORKS'],
     [{ AGENT_ALLOW_NETWORKS: 'a b=10.0.0.0/8' }, 'AGENT_ALLOW_NETWORKS'],
     [{ CORS_ORIGINS: 'atlhyper.example' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://*.example' }, 'CORS_ORIGINS'],
   ]
   for (const [env, name] of bad) {
     test(`a bad ${name} stops the start naming the variable`, () => {

@@ -64,6 +64,15 @@ describe('stale nodes', () => {
     for (let at = 10_000; at <= 30_000; at += 10_000) envelope(at, at, [['alive', at], ['dead', 0]]) // dead's snapshot never moves
     expect(status.nodeStatus('c', 30_000)('alive', 30_000)).toBe('online')
     expect(status.nodeStatus('c', 30_000)('dead', 0)).toBe('stale')
+    // After a restart the DataHub has not heard of either: a re-sent old snapshot counts from its own time.
+    const restarted = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
+    const after = new FleetStatus(restarted, { staleAfterMs: 15_000, agentExpireMs: 45_000 })
+    restarted.onIngest({
+      type: 'snapshot', request: 1, clusterId: 'c', receivedAt: 40_000, envelope: new Uint8Array(), gzipped: false, rows: encodeRows([]),
+      nodes: 2, nodeNames: 'alive\ndead', nodeTimestamps: [39_500, 0],
+    })
+    expect(after.nodeStatus('c', 40_000)('alive', 39_500)).toBe('online')
+    expect(after.nodeStatus('c', 40_000)('dead', 0)).toBe('stale')
   })
 })
 

@@ -51,8 +51,14 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
     },
   }, stopping.signal)
   try {
-    app.listen({ hostname: message.host, port: message.port, // Only a backstop: the body reader answers an oversized body itself, with a JSON error.
-    maxRequestBodySize: message.maxBodyBytes * 2 + 1024 * 1024 })
+    app.listen({
+      hostname: message.host,
+      port: message.port,
+      // An error that escapes a handler gets a bare 500, never Bun's development page with source and paths.
+      development: false,
+      // Only a backstop: the body reader answers an oversized body itself, with a JSON error.
+      maxRequestBodySize: message.maxBodyBytes * 2 + 1024 * 1024,
+    })
   } catch (error) {
     send({ type: 'failed', message: `cannot listen on ${message.host}:${message.port}: ${(error as Error).message}` })
     return

@@ -118,7 +118,8 @@ function parseNetExclude(text: string): string {
 function parseOrigins(text: string): string[] {
   const origins = text.split(',').map((part) => part.trim()).filter(Boolean)
   for (const origin of origins) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new Error(`"${origin}" is not an origin such as https://ui.example or http://10.0.0.5:3000 (or *)`)
+    // Exact origins only: a pattern such as https://*.example would never match what browsers send.
+    if (origin !== '*' && !/^https?:\/\/[^/\s*]+$/.test(origin)) throw new Error(`"${origin}" is not an origin such as https://ui.example or http://10.0.0.5:3000 (or *)`)
   }
   return origins
 }

@@ -176,7 +176,10 @@ export class DataHub {
       nodeNames.split('\n').forEach((node, index) => {
         const snapshotTs = nodeTimestamps[index] ?? 0
         const seen = state.nodesSeen.get(node)
-        if (!seen || snapshotTs > seen.snapshotTs) state.nodesSeen.set(node, { snapshotTs, receivedAt })
+        if (seen && snapshotTs <= seen.snapshotTs) return
+        // First heard of since the start: it may be an old snapshot re-sent, so it counts from its own
+        // time, not from its arrival (a node that went quiet before a restart stays stale after it).
+        state.nodesSeen.set(node, { snapshotTs, receivedAt: seen ? receivedAt : Math.min(receivedAt, snapshotTs) })
       })
     }
   }

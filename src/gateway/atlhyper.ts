@@ -1,4 +1,5 @@
 import { jsonResponse, jsonTextResponse } from '../http/errors'
+import { parseExact } from '../json/exact-numbers'
 import { meanOrNull, present } from '../metrics/summary'
 import { ATLHYPER_ZERO_ITEMS, ATLHYPER_ZERO_NODE, type AtlHyperSummary } from '../model/atlhyper'
 import { FIGURES } from '../model/figures'
@@ -63,7 +64,8 @@ export function atlhyperNodeList(summary: AtlHyperSummary, snapshots: readonly {
  * what it lacks, an epoch-millisecond timestamp becomes RFC 3339, and a process start time unix seconds.
  */
 export function atlhyperNode(bytes: Uint8Array): Uint8Array {
-  const node = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>
+  // Numbers JSON cannot hold exactly (int64 counters, 1e400) keep the agent's text.
+  const node = parseExact(new TextDecoder().decode(bytes)) as Record<string, unknown>
   let changed = fillZeros(node, ATLHYPER_ZERO_NODE)
   if (typeof node.timestamp === 'number') {
     node.timestamp = new Date(node.timestamp).toISOString()

@@ -63,13 +63,21 @@ function validationMessage(error: unknown): string {
 
 /** The methods some route of `routes` answers at the request's path (empty: no route has the path). */
 export function methodsForPath(routes: readonly { method: string; path: string }[], request: Request): string[] {
-  // A request without a Host header has a relative URL: parse it against a base rather than throw
-  // (a throw here, inside the error handler, would take the whole server down).
-  const pathname = new URL(request.url, 'http://localhost').pathname
+  const pathname = pathnameOf(request.url)
   const methods = routes
     .filter((route) => routePattern(route.path).test(pathname))
     .map((route) => route.method.toUpperCase())
   return [...new Set(methods)].sort()
+}
+
+/**
+ * The path of a request URL, read as text: a request without a Host header has a relative URL, and
+ * one with a malformed Host (`%`, `x:99999`) an URL that `new URL` refuses — a throw in an error
+ * handler escapes to the server's own error page.
+ */
+export function pathnameOf(url: string): string {
+  const path = url.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '').split(/[?#]/)[0]
+  return path ? (path.startsWith('/') ? path : `/${path}`) : '/'
 }
 
 const routePattern = (path: string) =>

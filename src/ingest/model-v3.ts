@@ -1,35 +1,12 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { NodeMetricsSnapshot } from '../model'
 import { NodeMetricsV3 } from '../model/v3'
+import { difference, numberOf } from '../json/exact-numbers'
 
-/**
- * A number as the mapping sees it: a plain number, or a number the agent wrote that JSON.parse
- * cannot hold exactly (an int64 above 2^53, 1e400), kept as its own text (see `keepRawNumbers`).
- */
 type Value = unknown
-const rawText = (value: Value): string | undefined =>
-  typeof value === 'object' && value !== null && typeof (value as { rawJSON?: unknown }).rawJSON === 'string' ? (value as { rawJSON: string }).rawJSON : undefined
-const numberOf = (value: Value): number | undefined => {
-  if (typeof value === 'number') return value
-  const raw = rawText(value)
-  return raw === undefined ? undefined : Number(raw)
-}
-const minus = (a: Value, b: Value) => {
-  const [x, y] = [numberOf(a), numberOf(b)]
-  return x !== undefined && y !== undefined ? x - y : undefined
-}
+const minus = difference
 /** A value passed on as the agent sent it: null is absent. */
 const copy = (value: Value) => (value === null ? undefined : value)
-
-/**
- * A JSON.parse reviver that keeps a number the agent wrote as its own text when JSON.parse cannot
- * hold it exactly, so a model_v3 node, which is mapped and so serialised again, keeps its int64
- * counters and its 1e400 as it sent them (as a model_v2 node, stored as its bytes, does).
- */
-export function keepRawNumbers(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
-  if (typeof value !== 'number' || context?.source === undefined || JSON.stringify(value) === context.source) return value
-  return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(context.source)
-}
 
 /** The keys a schema object (or a nullable one) knows: the others are the agent's own additions, kept. */
 function keysOf(schema: TSchema): Set<string> {

@@ -4,7 +4,8 @@ import { HttpError } from '../http/errors'
 import { NodeMetricsSnapshot } from '../model'
 import { NodeMetricsV3 } from '../model/v3'
 import { encodeRows, type EncodedRows, type NodeRow } from '../storage/node-rows'
-import { keepRawNumbers, mapV3Node, v3SourcePath } from './model-v3'
+import { parseExact } from '../json/exact-numbers'
+import { mapV3Node, v3SourcePath } from './model-v3'
 import { nameProblem, shownName } from './names'
 import { MAX_NODE_DEPTH, nodeSpans, TooDeep } from './node-spans'
 import { compileAgentSchema } from './schema-check'
@@ -137,7 +138,7 @@ function* v3Nodes(envelope: Record<string, unknown>, text: string): Generator<Fo
   if (list.length > MAX_NODES_PER_SNAPSHOT) throw invalid(`/otel/metricsNodes: ${list.length} nodes; at most ${MAX_NODES_PER_SNAPSHOT} per snapshot`)
   const seen = new Set<string>()
   let exact: unknown[] | undefined
-  const exactItem = (index: number) => (exact ??= (JSON.parse(text, keepRawNumbers as never) as { otel: { metricsNodes: unknown[] } }).otel.metricsNodes)[index]
+  const exactItem = (index: number) => (exact ??= (parseExact(text) as { otel: { metricsNodes: unknown[] } }).otel.metricsNodes)[index]
   for (const [index, item] of list.entries()) {
     if (item === null) continue
     const path = `/otel/metricsNodes/${index}`

@@ -14,9 +14,10 @@ export const AtlHyperHistoryQuery = t.Object({
   hours: t.Optional(t.String({ description: "hours of history; as in AtlHyper, anything but a positive integer reads 24 (and past 720, 720)" })),
 })
 
-/** AtlHyper's reading of `hours`: a positive integer, else 24. RETENTION's default 30 days hold 720. */
+/** AtlHyper's reading of `hours` (Go's strconv.Atoi, then > 0), else 24; RETENTION's default 30 days hold 720. */
 export function atlhyperHours(text: string | undefined): number {
-  const hours = text !== undefined && /^\d+$/.test(text.trim()) ? Number(text) : 0
+  const integer = text !== undefined && /^[+-]?\d+$/.test(text) ? Number(text) : Number.NaN
+  const hours = Number.isFinite(integer) && Math.abs(integer) <= 2 ** 63 ? integer : 0 // past int64, Atoi fails
   return hours > 0 ? Math.min(hours, 720) : 24
 }
 
