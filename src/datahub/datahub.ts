@@ -147,7 +147,14 @@ export class DataHub {
     for (const [clusterId, { snapshot }] of this.clusters) {
       if (!snapshot || snapshot.nodes === 0) continue
       const bytes = this.envelopeBytes(clusterId)!
-      const { rows } = acceptSnapshot({ text: new TextDecoder().decode(bytes), bytes }, clusterId, { ...this.settings.accept, maxClockSkewMs: Infinity })
+      let rows
+      try {
+        ;({ rows } = acceptSnapshot({ text: new TextDecoder().decode(bytes), bytes }, clusterId, { ...this.settings.accept, maxClockSkewMs: Infinity }))
+      } catch (error) {
+        // It was accepted once; should the rules have changed under it, one cluster's re-send is not worth the master.
+        console.error(`re-sending cluster ${clusterId} after a writer restart failed: ${(error as Error).message}`)
+        continue
+      }
       const batch = this.nextBatch++
       if (this.ports.toWriter({ type: 'write', batch, rows })) this.resent.add(batch)
     }
