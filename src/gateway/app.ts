@@ -55,6 +55,22 @@ const security = [{ bearer: [] }]
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
+  /**
+   * A cluster's node list, megabytes for a large cluster. Status changes with the clock, so it is
+   * worked out for every answer from the small figure columns; the answer itself is built once per
+   * state of the cluster's data and of its set of stale nodes.
+   */
+  const cachedNodeList = (key: string, clusterId: string, build: (figures: LatestFigures[], isStale: (row: LatestFigures) => boolean) => Uint8Array) => {
+    const figures = reader.listFigures(clusterId)
+    const statusOf = status.nodeStatus(clusterId)
+    const stale = new Set(figures.filter((row) => statusOf(row.node_name, row.timestamp) === 'stale').map((row) => row.node_name))
+    const version = `${dataVersion(clusterId)}|${[...stale].join('\n')}`
+    const cached = lists.get(key, version)
+    if (cached) return jsonTextResponse(cached)
+    const body = build(figures, (row) => stale.has(row.node_name))
+    lists.set(key, version, body)
+    return jsonTextResponse(body)
+  }
   // The app's own routes, for 405 answers; bound once the app exists.
   let routes: () => readonly { method: string; path: string }[] = () => []
   const app = new Elysia()
@@ -129,29 +145,19 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     })
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
-      ({ params }) => {
-        // Status changes with the clock: it is worked out for every answer from the small figure
-        // columns, and the whole answer, megabytes for a large cluster, is cached until the data or
-        // the set of stale nodes changes.
-        const figures = reader.listFigures(params.clusterId)
-        const statusOf = status.nodeStatus(params.clusterId)
-        const nodeStatus = Object.fromEntries(figures.map((row) => [row.node_name, statusOf(row.node_name, row.timestamp)]))
-        const stale = figures.filter((row) => nodeStatus[row.node_name] === 'stale').map((row) => row.node_name)
-        const version = `${dataVersion(params.clusterId)}|${stale.join('\n')}`
-        const cached = lists.get(params.clusterId, version)
-        if (cached) return jsonTextResponse(cached)
-        const summary = summarize(figures, (row) => nodeStatus[row.node_name] === 'stale')
-        const nodeFigures = Object.fromEntries(figures.map((row) => [row.node_name, figuresOf(row)]))
-        const head = `{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"node_figures":${JSON.stringify(nodeFigures)},"nodes":{`
-        const parts: Uint8Array[] = [utf8.encode(head)]
-        reader.listSnapshots(params.clusterId).forEach((row, index) => {
-          parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
-        })
-        parts.push(utf8.encode('}}'))
-        const body = concatBytes(parts)
-        lists.set(params.clusterId, version, body)
-        return jsonTextResponse(body)
-      },
+      ({ params }) =>
+        cachedNodeList(params.clusterId, params.clusterId, (figures, isStale) => {
+          const nodeStatus = Object.fromEntries(figures.map((row) => [row.node_name, isStale(row) ? 'stale' : 'online']))
+          const summary = summarize(figures, isStale)
+          const nodeFigures = Object.fromEntries(figures.map((row) => [row.node_name, figuresOf(row)]))
+          const head = `{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"node_figures":${JSON.stringify(nodeFigures)},"nodes":{`
+          const parts: Uint8Array[] = [utf8.encode(head)]
+          reader.listSnapshots(params.clusterId).forEach((row, index) => {
+            parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
+          })
+          parts.push(utf8.encode('}}'))
+          return concatBytes(parts)
+        }),
       {
         params: ClusterParams,
         response: { 200: ClusterNodeMetrics, ...errors },
@@ -253,20 +259,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/node-metrics',
-      ({ query }) => {
-        const figures = reader.listFigures(query.cluster_id)
-        const statusOf = status.nodeStatus(query.cluster_id)
-        const stale = new Set(figures.filter((row) => statusOf(row.node_name, row.timestamp) === 'stale').map((row) => row.node_name))
+      ({ query }) =>
         // Cached as the cluster's own node list is: nodes are re-shaped for AtlHyper's UI only when the data changes.
-        const key = `atlhyper\u0000${query.cluster_id}`
-        const version = `${dataVersion(query.cluster_id)}|${[...stale].join('\n')}`
-        const cached = lists.get(key, version)
-        if (cached) return jsonTextResponse(cached)
-        const summary = atlhyperSummary(figures, (row) => stale.has(row.node_name))
-        const body = atlhyperNodeList(summary, reader.listSnapshots(query.cluster_id))
-        lists.set(key, version, body)
-        return jsonTextResponse(body)
-      },
+        cachedNodeList(`atlhyper\u0000${query.cluster_id}`, query.cluster_id, (figures, isStale) =>
+          atlhyperNodeList(atlhyperSummary(figures, isStale), reader.listSnapshots(query.cluster_id))),
       {
         query: AtlHyperQuery,
         response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody },

@@ -1,6 +1,6 @@
-import { jsonResponse, jsonTextResponse } from '../http/errors'
+import { jsonResponse } from '../http/errors'
 import { parseExact } from '../json/exact-numbers'
-import { meanOrNull, present } from '../metrics/summary'
+import { meanOrNull, pairedTotals, present } from '../metrics/summary'
 import { ATLHYPER_ZERO_ITEMS, ATLHYPER_ZERO_NODE, type AtlHyperSummary } from '../model/atlhyper'
 import { FIGURES } from '../model/figures'
 import type { HistoryPoint } from '../model'
@@ -20,10 +20,9 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 /** AtlHyper's ClusterMetricsSummary. Averages cover online nodes (ours go by stale status), maxima and totals all nodes. */
 export function atlhyperSummary(rows: readonly LatestFigures[], isStale: (row: LatestFigures) => boolean): AtlHyperSummary {
   const online = rows.filter((row) => !isStale(row))
-  const all = (pick: (row: LatestFigures) => number | null, from: readonly LatestFigures[] = rows) => present(from, pick)
-  // Used and total over the same nodes, so that one over the other is true.
-  const memoryKnown = rows.filter((row) => row.mem_total !== null && row.mem_used !== null)
-  const diskKnown = rows.filter((row) => row.disk_total !== null && row.disk_used !== null)
+  const all = (pick: (row: LatestFigures) => number | null) => present(rows, pick)
+  const [totalMemory, usedMemory] = pairedTotals(rows, (row) => row.mem_total, (row) => row.mem_used)
+  const [totalDisk, usedDisk] = pairedTotals(rows, (row) => row.disk_total, (row) => row.disk_used)
   const average = (pick: (row: LatestFigures) => number | null) => meanOrNull(present(online, pick)) ?? 0
   return {
     total_nodes: rows.length,
@@ -37,10 +36,10 @@ export function atlhyperSummary(rows: readonly LatestFigures[], isStale: (row: L
     max_disk_usage: max(all((row) => row.disk)),
     avg_cpu_temp: average((row) => row.temp),
     max_cpu_temp: max(all((row) => row.temp)),
-    total_memory: sum(all((row) => row.mem_total, memoryKnown)),
-    used_memory: sum(all((row) => row.mem_used, memoryKnown)),
-    total_disk: sum(all((row) => row.disk_total, diskKnown)),
-    used_disk: sum(all((row) => row.disk_used, diskKnown)),
+    total_memory: totalMemory,
+    used_memory: usedMemory,
+    total_disk: totalDisk,
+    used_disk: usedDisk,
     total_network_rx: Math.round(sum(all((row) => row.net_rx))),
     total_network_tx: Math.round(sum(all((row) => row.net_tx))),
   }

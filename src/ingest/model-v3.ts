@@ -8,12 +8,13 @@ const minus = difference
 /** A value passed on as the agent sent it: null is absent. */
 const copy = (value: Value) => (value === null ? undefined : value)
 
-/** The keys a schema object (or a nullable one) knows: the others are the agent's own additions, kept. */
-function keysOf(schema: TSchema): Set<string> {
-  const object = (schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'object') ?? schema
-  return new Set(Object.keys(object.properties ?? {}))
-}
-const itemKeysOf = (schema: TSchema) => keysOf(((schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'array') ?? schema).items)
+/** The object (or array) schema of a field that may also be null. */
+const variant = (schema: TSchema, type: 'object' | 'array'): TSchema =>
+  (schema.anyOf as TSchema[] | undefined)?.find((candidate) => candidate.type === type) ?? schema
+
+/** The keys a schema object knows: the others are the agent's own additions, kept. */
+const keysOf = (schema: TSchema) => new Set(Object.keys(variant(schema, 'object').properties ?? {}))
+const itemKeysOf = (schema: TSchema) => keysOf(variant(schema, 'array').items)
 const NODE_KEYS = keysOf(NodeMetricsV3)
 const GROUP_KEYS = Object.fromEntries(
   ['cpu', 'memory', 'temperature', 'psi', 'tcp', 'system', 'vmstat', 'softnet'].map((group) => [group, keysOf(NodeMetricsV3.properties[group as 'cpu'])]),
@@ -21,11 +22,7 @@ const GROUP_KEYS = Object.fromEntries(
 const ITEM_KEYS = {
   disks: itemKeysOf(NodeMetricsV3.properties.disks),
   networks: itemKeysOf(NodeMetricsV3.properties.networks),
-  sensors: itemKeysOf(keysSchema(NodeMetricsV3.properties.temperature, 'sensors')),
-}
-function keysSchema(schema: TSchema, property: string): TSchema {
-  const object = (schema.anyOf as TSchema[] | undefined)?.find((variant) => variant.type === 'object') ?? schema
-  return object.properties[property]
+  sensors: itemKeysOf(variant(NodeMetricsV3.properties.temperature, 'object').properties.sensors),
 }
 
 /** The fields of `source` this mapping does not know, as they came. */

@@ -19,6 +19,13 @@ export const meanOrNull = (values: readonly number[]) => (values.length === 0 ? 
 export const present = (rows: readonly Figures[], pick: (row: Figures) => number | null) =>
   rows.map(pick).filter((value): value is number => value !== null)
 
+/** Sums of a whole and its used part over the same rows (those reporting both), so that one over the other is true. */
+export function pairedTotals(rows: readonly Figures[], whole: (row: Figures) => number | null, used: (row: Figures) => number | null): [number, number] {
+  const both = rows.filter((row) => whole(row) !== null && used(row) !== null)
+  const sum = (pick: (row: Figures) => number | null) => both.reduce((total, row) => total + pick(row)!, 0)
+  return [sum(whole), sum(used)]
+}
+
 /** The row with the largest value of `pick` (ties: the first by name), or undefined when none reports it. */
 export function top(rows: readonly Figures[], pick: (row: Figures) => number | null): Figures | undefined {
   const sorted = [...rows].sort((a, b) => (a.node_name < b.node_name ? -1 : a.node_name > b.node_name ? 1 : 0))
@@ -37,9 +44,8 @@ export function summarize(rows: readonly Figures[], isStale: (row: Figures) => b
   const online = rows.filter((row) => !isStale(row))
   const hottest = top(rows, (row) => row.temp)
   const fullest = top(rows, (row) => row.disk_max)
-  const total = (pick: (row: Figures) => number | null, from: readonly Figures[] = rows) => present(from, pick).reduce((a, b) => a + b, 0)
-  // Memory in use and memory in all are summed over the same nodes, so that one over the other is true.
-  const memoryKnown = rows.filter((row) => row.mem_total !== null && row.mem_used !== null)
+  const total = (pick: (row: Figures) => number | null) => present(rows, pick).reduce((a, b) => a + b, 0)
+  const [totalMemory, usedMemory] = pairedTotals(rows, (row) => row.mem_total, (row) => row.mem_used)
   return {
     metrics_nodes: rows.length,
     online_nodes: online.length,
@@ -53,7 +59,7 @@ export function summarize(rows: readonly Figures[], isStale: (row: Figures) => b
     max_disk_mount: fullest?.disk_max_mount ?? null,
     warning_nodes: rows.filter(isWarning).length,
     total_cores: total((row) => row.cores),
-    total_mem_bytes: total((row) => row.mem_total, memoryKnown),
-    used_mem_bytes: total((row) => row.mem_used, memoryKnown),
+    total_mem_bytes: totalMemory,
+    used_mem_bytes: usedMemory,
   }
 }
