@@ -18,6 +18,10 @@ export interface Config {
   maxBodyBytes: number
   maxClockSkewMs: number
   writeQueueLimit: number
+  /** MAX_INFLIGHT_BYTES: request bodies being read, inflated or parsed at once, all together */
+  maxInflightBytes: number
+  /** MAX_CLUSTERS: clusters the DataHub keeps state for; a new one past it is refused */
+  maxClusters: number
   agentTokens: Map<string, string[]>
   /** AGENT_ALLOW_NETWORKS as [cluster ("*": any), CIDR] pairs */
   agentNetworks: [string, string][]
@@ -58,6 +62,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: read('MAX_BODY', '16MiB', parseSize),
     maxClockSkewMs: read('MAX_CLOCK_SKEW', '5m', parseDuration),
     writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),
+    maxInflightBytes: read('MAX_INFLIGHT_BYTES', '256MiB', parseSize),
+    maxClusters: read('MAX_CLUSTERS', '10000', parseCount),
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
     agentNetworks: read('AGENT_ALLOW_NETWORKS', '', parseAgentNetworks),
     netExclude: read('NET_EXCLUDE', DEFAULT_NET_EXCLUDE, parseNetExclude),
@@ -75,6 +81,8 @@ export function loadConfig(env: Env = process.env): Config {
   atLeast('CLEANUP_INTERVAL', config.cleanupIntervalMs, 10, '10ms')
   atLeast('MAX_BODY', config.maxBodyBytes, 1024, '1KiB')
   atLeast('WRITE_QUEUE_LIMIT', config.writeQueueLimit, 1, '1')
+  atLeast('MAX_INFLIGHT_BYTES', config.maxInflightBytes, config.maxBodyBytes, 'MAX_BODY')
+  atLeast('MAX_CLUSTERS', config.maxClusters, 1, '1')
   if (config.port !== 0 && config.port === config.ingestPort) {
     throw new ConfigError(`INGEST_PORT: must differ from PORT (${config.port})`)
   }
