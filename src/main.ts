@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, missingTokens } from './config/config'
-import { startMaster } from './master'
+import { StartError, startMaster } from './master'
 
 /** `bun run start`: the master with its configuration from the environment (DESIGN §7). */
 let config
@@ -22,7 +22,7 @@ if (insecure.length > 0) {
 
 const master = await startMaster(config).catch((error: Error) => {
   console.error(`cannot start: ${error.message}`)
-  process.exit(1)
+  process.exit(error instanceof StartError ? error.exitCode : 1)
 })
 const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host // an IPv6 address
 console.log(
@@ -37,8 +37,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return
     stopping = true
     console.log(`${signal}: stopping — finishing in-flight requests and committing`)
-    await master.stop()
-    console.log('stopped cleanly')
-    process.exit(0)
+    try {
+      const { problems } = await master.stop()
+      for (const problem of problems) console.error(`at stop: ${problem}`)
+      console.log(problems.length === 0 ? 'stopped cleanly' : 'stopped; everything acknowledged is committed')
+      process.exit(0)
+    } catch (error) {
+      console.error(`stop failed: ${(error as Error).message}`)
+      process.exit(1)
+    }
   })
 }

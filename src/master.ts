@@ -1,38 +1,65 @@
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
-import { gatewayApp } from './gateway/app'
-import { openReadConnection } from './storage/connection'
-import { MetricsReader } from './storage/metrics-reader'
-import type { IngestToHub } from './messages/ingest'
-import { IngestThread } from './threads/ingest-thread'
-import { WriterThread } from './threads/writer-thread'
+import type { FaultMessage, WriterFault } from './faults/hooks'
+import { gatewayThread } from './gateway/thread'
+import type { GatewayToHub, HubToGateway } from './gateway/messages'
+import type { IngestToHub } from './ingest/messages'
+import { ingestThread, type IngestThread } from './ingest/thread'
 import { historyTiers } from './storage/tiers'
-import { FleetStatus } from './metrics/status'
-import { PrometheusMetrics } from './metrics/prometheus'
+import { WriterThread } from './writer/thread'
+
+/** The whole shutdown takes at most this long (SIGTERM in Kubernetes waits 30 s by default). */
+const STOP_DEADLINE_MS = 10_000
+const INGEST_STOP_MS = 6_000
+const GATEWAY_STOP_MS = 1_500
+
+export interface MasterOptions {
+  /** the workers act on fault-injection messages (src/faults): the fault tests only */
+  faultHooks?: boolean
+  /** the DataHub's clock (eviction of silent clusters), for tests */
+  now?: () => number
+}
+
+/**
+ * What a stop found. An agent is acknowledged only after its commit, so whatever happens here
+ * nothing acknowledged is lost; `problems` says what did not end as it should (for the log).
+ */
+export interface StopReport {
+  problems: string[]
+}
+
+/** A start that cannot go on; `exitCode` 2 for a refusal an operator must fix (a damaged database). */
+export class StartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message)
+  }
+}
 
 export interface Master {
   gatewayPort: number
   ingestPort: number
   hub: DataHub
   writer: WriterThread
-  /** Fault injection for the tests: the ingest thread throws, as a bug would make it. */
-  injectIngestCrash(): void
-  /** Stops accepting, answers what is in flight, drains the writer and closes the database. */
-  stop(): Promise<void>
+  /** Fault injection (with `faultHooks` only). */
+  faults: { writer(fault: WriterFault): void; crashIngest(): void }
+  /** Runs the retention cleanup now, as of `now` (default: the clock). */
+  cleanup(now?: number): void
+  /** Stops accepting, answers what is in flight, drains the writer and closes the database, within 10 s. */
+  stop(): Promise<StopReport>
 }
 
 /**
- * Starts the three threads in dependency order: the writer (it creates the database), then the
- * query side that reads it, then the ingest port that feeds it.
+ * Starts the four actors in dependency order: the writer (it creates the database), the DataHub,
+ * the gateway that reads the database, then the ingest port that feeds it.
  */
-export async function startMaster(config: Config): Promise<Master> {
+export async function startMaster(config: Config, options: MasterOptions = {}): Promise<Master> {
   let hub: DataHub | undefined
-  let ingest: IngestThread | undefined
-  let metrics: PrometheusMetrics | undefined
   let firstReady!: { resolve: () => void; reject: (error: Error) => void }
   const writerReady = new Promise<void>((resolve, reject) => (firstReady = { resolve, reject }))
   let started = false
-  let boundIngestPort: number | undefined
 
   const writer = new WriterThread(
     {
@@ -42,24 +69,19 @@ export async function startMaster(config: Config): Promise<Master> {
       retentionHourlyMs: config.retentionHourlyMs,
       cleanupIntervalMs: config.cleanupIntervalMs,
       netExclude: config.netExclude,
+      faultHooks: options.faultHooks,
     },
     {
-      message: (message) => {
-        if (message.type === 'committed') metrics?.committed(message.rows, message.ms)
-        if (message.type === 'cleaned') metrics?.cleaned(message.points, message.nodes)
-        hub?.onWriter(message)
-      },
+      message: (message) => hub?.onWriter(message),
       ready: (restarted) => {
-        if (restarted) {
-          console.warn('writer restarted; re-sending the newest node metrics')
-          hub?.onWriterRestarted()
-        }
+        if (restarted) console.warn('writer restarted')
+        hub?.onWriterUp()
         firstReady.resolve()
       },
-      down: (reason) => {
+      down: (reason, corrupt) => {
         console.error(reason)
-        if (!started) return firstReady.reject(new Error(reason))
-        hub?.onWriterDown()
+        if (!started) return firstReady.reject(new StartError(reason, corrupt ? 2 : 1))
+        hub?.onWriterDown(reason)
       },
     },
   )
@@ -67,97 +89,145 @@ export async function startMaster(config: Config): Promise<Master> {
   try {
     await writerReady
   } catch (error) {
-    await writer.close()
+    await writer.close(1_000)
     throw error
   }
 
-  const reader = new MetricsReader(openReadConnection(config.dbPath))
+  let ingest: IngestThread | undefined
+  const gateway = gatewayThread()
   hub = new DataHub(
     {
       toIngest: (message) => ingest?.send(message),
       toWriter: (message) => writer.post(message),
+      toGateway: (message: HubToGateway) => gateway.send(message),
     },
-    { writeQueueLimit: config.writeQueueLimit, accept: { netExclude: new RegExp(config.netExclude) } },
+    { writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs, now: options.now },
   )
-  const status = new FleetStatus(hub, { staleAfterMs: config.staleAfterMs, agentExpireMs: config.agentExpireMs })
-  metrics = new PrometheusMetrics({ reader, status, dbPath: config.dbPath, writeQueueRows: () => hub!.writeQueueRows })
-  const gateway = gatewayApp({
-    reader,
-    status,
-    metrics: () => metrics!.render(),
-    knownClusters: function* () {
-      for (const [clusterId, state] of hub!.allClusters()) {
-        yield [clusterId, { snapshotAt: state.snapshot?.receivedAt, heartbeatAt: state.lastHeartbeat }]
-      }
-    },
+  const ingestSettings = {
+    type: 'start' as const,
+    host: config.host,
+    port: config.ingestPort,
+    maxBodyBytes: config.maxBodyBytes,
+    maxClockSkewMs: config.maxClockSkewMs,
+    agentTokens: [...config.agentTokens],
+    agentNetworks: config.agentNetworks,
+    netExclude: config.netExclude,
+    faultHooks: options.faultHooks,
+  }
+  const onIngestMessage = (message: IngestToHub) => hub!.onIngest(message)
+  let stopping = false
+  let gatewayPort: number
+  let ingestPort: number
+
+  // A dead gateway leaves dashboards with a closed port: start another on the same port. It keeps
+  // no state of its own that the DataHub could not send again.
+  let liveGateway = gateway
+  const startGateway = async (thread: typeof gateway, port: number): Promise<number> => {
+    const bound = await thread.start(
+      { type: 'start', settings: { ...gatewaySettings, port } },
+      (message: Exclude<GatewayToHub, { type: 'listening' | 'failed' | 'stopped' }>) => hub!.onGateway(message),
+      (reason) => void restartGateway(reason),
+    )
+    return bound
+  }
+  const gatewaySettings = {
+    host: config.host,
+    port: config.port,
+    dbPath: config.dbPath,
     tiers: historyTiers(config),
-    dataVersion: (clusterId) => hub!.dataVersion(clusterId),
+    staleAfterMs: config.staleAfterMs,
+    agentExpireMs: config.agentExpireMs,
     apiTokens: config.apiTokens,
     corsOrigins: config.corsOrigins,
-    ingestUrl: () => `http://${config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host}:${boundIngestPort ?? config.ingestPort}`,
-    health: () => ({ status: writer.isUp ? 'ok' : 'degraded', writer: writer.isUp ? 'up' : 'down', clusters: hub!.clusterCount }),
-  })
-
-  try {
-    // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
-    gateway.listen({ hostname: config.host, port: config.port, development: false })
-    const ingestSettings = {
-      host: config.host,
-      port: config.ingestPort,
-      maxBodyBytes: config.maxBodyBytes,
-      maxClockSkewMs: config.maxClockSkewMs,
-      agentTokens: [...config.agentTokens],
-      agentNetworks: config.agentNetworks,
-      netExclude: config.netExclude,
-    }
-    const onIngestMessage = (message: IngestToHub) => {
-      if (message.type === 'snapshot') metrics!.snapshotReceived()
-      if (message.type === 'rejections') metrics!.rejections(message.counts)
-      if (message.type === 'dropped') metrics!.dropped(message.counts)
-      hub!.onIngest(message)
-    }
-    // A dead ingest thread would leave agents with a closed port: start another on the same port.
-    // Requests it had in flight are lost with it (agents retry); their answers go nowhere.
-    const restartIngest = async (reason: string): Promise<void> => {
-      console.error(`${reason}; restarting the ingest thread`)
-      for (let attempt = 0; !stopped; attempt++) {
-        const next = new IngestThread()
-        try {
-          await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
-          ingest = next
-          return
-        } catch (error) {
-          next.terminate()
-          console.error(`ingest restart failed: ${(error as Error).message}`)
-          await Bun.sleep(Math.min(100 * 2 ** attempt, 5_000))
-        }
+    ingestUrl: '',
+  }
+  const restartGateway = async (reason: string): Promise<void> => {
+    console.error(`${reason}; restarting the gateway thread`)
+    for (let attempt = 0; !stopping; attempt++) {
+      const next = gatewayThread()
+      try {
+        await startGateway(next, gatewayPort)
+        liveGateway = next
+        hub!.resendState()
+        return
+      } catch (error) {
+        next.terminate()
+        console.error(`gateway restart failed: ${(error as Error).message}`)
+        await Bun.sleep(Math.min(100 * 2 ** attempt, 5_000))
       }
     }
-    let stopped = false
-    ingest = new IngestThread()
-    const ingestPort = await ingest.start(ingestSettings, onIngestMessage, restartIngest)
-    boundIngestPort = ingestPort
-    started = true
-    return {
-      gatewayPort: gateway.server!.port!,
-      ingestPort,
-      hub,
-      writer,
-      injectIngestCrash: () => ingest!.send({ type: 'crash' }),
-      stop: async () => {
-        stopped = true
-        await ingest!.stop()
-        await gateway.stop()
-        // The writer closes last: the last connection to close removes the -wal and -shm files.
-        reader.close()
-        await writer.close()
-      },
+  }
+  // A dead ingest thread would leave agents with a closed port: start another on the same port.
+  // Its requests in flight die with it (never acknowledged; agents retry); the DataHub must not
+  // answer the new thread's requests with the old one's commits.
+  const restartIngest = async (reason: string): Promise<void> => {
+    hub!.onIngestLost()
+    console.error(`${reason}; restarting the ingest thread`)
+    for (let attempt = 0; !stopping; attempt++) {
+      const next = ingestThread()
+      try {
+        await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
+        ingest = next
+        return
+      } catch (error) {
+        next.terminate()
+        console.error(`ingest restart failed: ${(error as Error).message}`)
+        await Bun.sleep(Math.min(100 * 2 ** attempt, 5_000))
+      }
+    }
+  }
+
+  try {
+    const ingestUrlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
+    // The ingest port is bound after the gateway; its address is documented by the gateway, so it is
+    // chosen first when it is fixed and told afterwards when it is not.
+    gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${config.ingestPort}`
+    gatewayPort = await startGateway(gateway, config.port)
+    const firstIngest = ingestThread()
+    ingest = firstIngest
+    try {
+      ingestPort = await firstIngest.start(ingestSettings, onIngestMessage, restartIngest)
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (INGEST_PORT)`)
+    }
+    if (config.ingestPort === 0) {
+      gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${ingestPort}`
+      liveGateway.send({ type: 'ingest-url', url: gatewaySettings.ingestUrl })
     }
   } catch (error) {
     ingest?.terminate()
-    await gateway.stop()
-    await writer.close()
-    reader.close()
+    await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
+    await writer.close(2_000)
     throw error
+  }
+  started = true
+
+  return {
+    gatewayPort,
+    ingestPort,
+    hub,
+    writer,
+    faults: {
+      writer: (fault) => writer.inject({ type: 'fault', fault }),
+      crashIngest: () => ingest!.send({ type: 'fault', fault: { kind: 'crash' } } satisfies FaultMessage),
+    },
+    cleanup: (now) => void writer.post({ type: 'cleanup', now }),
+    stop: async () => {
+      stopping = true
+      const until = Date.now() + STOP_DEADLINE_MS
+      const problems: string[] = []
+      // Ingest first: it stops reading, and the requests waiting for their commit get their answer.
+      if (!(await ingest!.stop({ type: 'stop' }, INGEST_STOP_MS))) problems.push('the ingest thread did not stop in time and was ended')
+      await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
+      const unconfirmed = hub!.writeQueueRows
+      const closed = await writer.close(Math.max(1_000, until - Date.now()))
+      if (!closed.committed) {
+        problems.push(
+          `${closed.reason}: ${unconfirmed} node row(s) handed to it were not confirmed (none of them was acknowledged; ` +
+            'their agents retry); everything acknowledged is committed',
+        )
+      }
+      return { problems }
+    },
   }
 }

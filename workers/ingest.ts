@@ -3,8 +3,9 @@
  * the main thread, and answers each agent only once the DataHub says its data is committed.
  */
 import { ingestApp } from '../src/ingest/app'
-import { Mailbox } from '../src/messages/mailbox'
-import type { HubToIngest, IngestToHub } from '../src/messages/ingest'
+import { Mailbox } from '../src/threads/mailbox'
+import type { HubToIngest, IngestToHub } from '../src/ingest/messages'
+import { isFault, type FaultMessage } from '../src/faults/hooks'
 import { transferablesOf } from '../src/storage/node-rows'
 
 declare const self: Worker
@@ -41,7 +42,12 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
         waiting.set(request, resolve)
         send({ type: 'snapshot', request, ...snapshot })
       }),
-    heartbeat: (clusterId, at) => send({ type: 'heartbeat', clusterId, at }),
+    heartbeat: (clusterId, at) =>
+      new Promise<Answer>((resolve) => {
+        const request = nextRequest++
+        waiting.set(request, resolve)
+        send({ type: 'heartbeat', request, clusterId, at })
+      }),
     rejected: (code) => void (rejections[code] = (rejections[code] ?? 0) + 1),
     dropped: (drops) => {
       for (const { field, reason } of drops) {
@@ -72,13 +78,19 @@ async function stop(): Promise<void> {
   send({ type: 'stopped' })
 }
 
-self.onmessage = (event: MessageEvent<HubToIngest[]>) => {
-  for (const message of event.data) handle(message)
+let faultHooks = false
+
+self.onmessage = (event: MessageEvent<(HubToIngest | FaultMessage)[]>) => {
+  for (const message of event.data) {
+    if (!isFault(message)) handle(message)
+    else if (faultHooks) throw new Error('injected ingest crash')
+  }
 }
 
 function handle(message: HubToIngest): void {
   switch (message.type) {
     case 'start':
+      faultHooks = message.faultHooks === true
       return start(message)
     case 'answer': {
       const { request, type, ...answer } = message
@@ -88,7 +100,5 @@ function handle(message: HubToIngest): void {
     }
     case 'stop':
       return void stop()
-    case 'crash':
-      throw new Error('injected ingest crash')
   }
 }

@@ -1,82 +1,101 @@
 import { gunzipSync } from 'node:zlib'
-import { acceptSnapshot, type AcceptSettings } from '../ingest/snapshot'
-import type { HubToIngest, IngestToHub } from '../messages/ingest'
-import type { HubToWriter, WriterToHub } from '../messages/writer'
+import type { HubToIngest, IngestToHub } from '../ingest/messages'
+import type { HubToWriter, WriterToHub } from '../writer/messages'
+import type { ClusterView, GatewayToHub, HubToGateway, MasterEvent, WriterHealth } from '../gateway/messages'
+import { admits } from './admission'
 
-/** What the DataHub knows of one cluster: its newest envelope as it came, and its agent. */
+/** The newest envelope of a cluster, as the agent sent it. */
+interface HeldEnvelope {
+  /** gzipped if it came so: a fleet's newest state is held at the size it crossed the network */
+  envelope: Uint8Array
+  gzipped: boolean
+  /** when it arrived (epoch ms) */
+  receivedAt: number
+  nodes: number
+}
+
+/** What the DataHub knows of one cluster. Everything but `queuedRows` changes only on a commit or a heartbeat. */
 export interface ClusterState {
-  snapshot?: {
-    /**
-     * The envelope as the agent sent it, gzipped if it came so: a fleet's newest state is held
-     * at the size it crossed the network, not ten times that.
-     */
-    envelope: Uint8Array
-    gzipped: boolean
-    /** when it arrived (epoch ms) */
-    receivedAt: number
-    nodes: number
-  }
+  /** the newest envelope whose node metrics are committed */
+  snapshot?: HeldEnvelope
   /** the agent's last heartbeat (epoch ms) */
   lastHeartbeat?: number
-  /**
-   * each node's newest snapshot time and when it arrived (epoch ms). AtlHyper's agent re-sends a
-   * node's last metrics in every envelope after the node went quiet: only a newer snapshot counts as
-   * hearing from the node.
-   */
-  nodesSeen: Map<string, { snapshotTs: number; receivedAt: number }>
-  /** the agent's posting interval as observed (ms, smoothed), once two snapshots came */
+  /** the agent's posting interval as observed (ms, smoothed), once two snapshots were committed */
   observedIntervalMs?: number
+  /** node rows handed to the writer and not confirmed yet */
+  queuedRows: number
+  /** bumped whenever the cluster's stored node list may have changed */
+  version: number
+  /** when the DataHub first admitted anything of the cluster (epoch ms): a cluster that never committed ages from it */
+  createdAt: number
 }
 
 export interface HubPorts {
   toIngest(message: HubToIngest): void
   /** false when the writer is down and nothing was posted */
   toWriter(message: HubToWriter): boolean
+  toGateway(message: HubToGateway): void
 }
 
 export interface HubSettings {
-  /** node rows handed to the writer and not yet confirmed, at most; past it agents get 503 */
+  /** node rows handed to the writer and not yet confirmed, at most (shared fairly, see admission.ts) */
   writeQueueLimit: number
-  /** how rows are derived again from held envelopes after a writer restart (as the ingest thread does) */
-  accept: Omit<AcceptSettings, 'maxClockSkewMs'>
+  /** MAX_CLUSTERS: clusters the DataHub keeps state for */
+  maxClusters: number
+  /** RETENTION: a cluster silent (no snapshot, no heartbeat) for this long is forgotten */
+  retentionMs: number
+  now?: () => number
 }
 
+/** An ingest request waiting for its commit, and what its snapshot will change once committed. */
 interface Waiting {
-  request: number
+  /** the ingest request to answer; undefined once the ingest thread that asked is gone */
+  request?: number
   clusterId: string
   rows: number
+  arrival: HeldEnvelope
 }
 
 /**
- * The DataHub actor (main thread). It owns the newest state of every cluster and the list of
+ * The DataHub actor (main thread). It owns the newest committed state of every cluster and the
  * agents waiting for their commit, and talks to the other threads only through messages.
- * It holds a snapshot only once it has been handed to a live writer with room for it.
+ *
+ * Nothing a snapshot says is believed before the writer confirms it: the envelope, the agent's
+ * pace and the cluster's data version change on `committed`, so the API never shows as current
+ * what the disk refused. A snapshot answered 503 is forgotten; the agent's retry is the only way
+ * it can still be stored.
  */
 export class DataHub {
   private readonly clusters = new Map<string, ClusterState>()
   private readonly waiting = new Map<number, Waiting>()
   private nextBatch = 1
   private queuedRows = 0
-  /** bumped per cluster on each commit, and for all on a writer restart: lets readers cache */
-  private readonly commits = new Map<string, number>()
-  private epoch = 0
-  /** batches re-sent after a writer restart, whose commit changes clusters no request names */
-  private readonly resent = new Set<number>()
+  private activeClusters = 0
   /** failed writes since the last commit; the first of a burst is logged, the rest counted */
   private failedWrites = 0
+  private writer: WriterHealth = { state: 'up' }
+  /** clusters whose view the gateway has not been sent yet; sent once per turn */
+  private readonly dirty = new Set<string>()
+  private flushScheduled = false
+  /** snapshots acknowledged since the last flush, and the queue length the gateway last heard */
+  private acknowledged = 0
+  private queueSent = 0
+  private readonly now: () => number
+  private versions = 0
 
   constructor(
     private readonly ports: HubPorts,
     private readonly settings: HubSettings,
-  ) {}
+  ) {
+    this.now = settings.now ?? Date.now
+  }
 
   get clusterCount(): number {
     return this.clusters.size
   }
 
-  /** Every cluster the DataHub knows, with its state. */
-  allClusters(): IterableIterator<[string, Readonly<ClusterState>]> {
-    return this.clusters.entries()
+  cluster(clusterId: string): Readonly<ClusterState> | undefined {
+    return this.clusters.get(clusterId)
   }
 
   /** node rows the writer has not confirmed yet */
@@ -84,25 +103,20 @@ export class DataHub {
     return this.queuedRows
   }
 
-  cluster(clusterId: string): Readonly<ClusterState> | undefined {
-    return this.clusters.get(clusterId)
+  /** ingest requests (and re-numbered orphans) still waiting for the writer */
+  get waitingBatches(): number {
+    return this.waiting.size
   }
 
-  /** Changes whenever the stored data of the cluster may have changed. */
-  dataVersion(clusterId: string): string {
-    return `${this.epoch}:${this.commits.get(clusterId) ?? 0}`
+  get writerHealth(): WriterHealth {
+    return this.writer
   }
 
-  /** The newest envelope of a cluster as JSON text, as the agent sent it. */
+  /** The newest committed envelope of a cluster as JSON text, as the agent sent it. */
   envelopeText(clusterId: string): string | undefined {
-    const bytes = this.envelopeBytes(clusterId)
-    return bytes && new TextDecoder().decode(bytes)
-  }
-
-  private envelopeBytes(clusterId: string): Uint8Array | undefined {
     const snapshot = this.clusters.get(clusterId)?.snapshot
     if (!snapshot) return undefined
-    return snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope
+    return new TextDecoder().decode(snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope)
   }
 
   onIngest(message: IngestToHub): void {
@@ -110,9 +124,19 @@ export class DataHub {
       case 'snapshot':
         return this.onSnapshot(message)
       case 'heartbeat':
-        this.state(message.clusterId).lastHeartbeat = message.at
-        return
+        return this.onHeartbeat(message)
+      case 'rejections':
+        return this.count({ kind: 'rejected', counts: message.counts })
+      case 'dropped':
+        return this.count({ kind: 'dropped', counts: message.counts })
     }
+  }
+
+  onGateway(message: GatewayToHub): void {
+    if (message.type !== 'envelope') return
+    const snapshot = this.clusters.get(message.clusterId)?.snapshot
+    // A copy crosses to the gateway (the held one stays); it is the compressed size, usually small.
+    this.ports.toGateway({ type: 'envelope', request: message.request, envelope: snapshot?.envelope.slice(), gzipped: snapshot?.gzipped })
   }
 
   onWriter(message: WriterToHub): void {
@@ -120,75 +144,89 @@ export class DataHub {
       case 'committed':
         if (this.failedWrites > 0) console.warn(`storage recovered after ${this.failedWrites} failed write(s)`)
         this.failedWrites = 0
-        message.batches.forEach((batch, index) => {
-          if (this.resent.delete(batch)) this.epoch++
-          this.settle(batch, true, undefined, message.stored[index])
-        })
+        this.setWriter({ state: 'up' })
+        this.count({ kind: 'committed', rows: message.rows, ms: message.ms })
+        message.batches.forEach((batch, index) => this.settle(batch, true, undefined, message.stored[index]))
         return
       case 'failed':
         if (this.failedWrites++ === 0) console.error(`storage write failed (further failures are counted): ${message.message}`)
+        this.setWriter({ state: 'failing', reason: `writes fail: ${message.message}` })
+        this.count({ kind: 'write-failed', batches: message.batches.length })
         for (const batch of message.batches) this.settle(batch, false, 'the snapshot could not be stored; retry')
+        return
+      case 'cleaned':
+        this.count({ kind: 'cleaned', points: message.points, nodes: message.nodes })
+        for (const { cluster } of message.removed) this.touch(cluster)
+        this.evictSilent()
         return
     }
   }
 
   /** The writer died: whatever it had not confirmed is answered 503, never 200. */
-  onWriterDown(): void {
+  onWriterDown(reason: string): void {
+    this.setWriter({ state: 'down', reason })
     for (const batch of [...this.waiting.keys()]) this.settle(batch, false, 'the storage writer failed; retry')
   }
 
+  /** A (new) writer is up. Nothing is re-sent: whatever the old one had not confirmed was answered 503. */
+  onWriterUp(): void {
+    if (this.writer.state === 'down') this.setWriter({ state: 'up' })
+  }
+
   /**
-   * A new writer is up: hand it the newest node metrics held here, which it may not have
-   * committed. They are derived again from the envelopes (already validated once), which costs
-   * main-thread time only on this rare event and no memory the rest of the time.
+   * The ingest thread died. A new one numbers its requests from 1 again, so the dead one's
+   * waiting entries must not answer them: they stay (their commit still counts) but answer no one.
    */
-  onWriterRestarted(): void {
-    this.epoch++
-    for (const [clusterId, { snapshot }] of this.clusters) {
-      if (!snapshot || snapshot.nodes === 0) continue
-      const bytes = this.envelopeBytes(clusterId)!
-      let rows
-      try {
-        ;({ rows } = acceptSnapshot({ text: new TextDecoder().decode(bytes), bytes }, clusterId, { ...this.settings.accept, maxClockSkewMs: Infinity }))
-      } catch (error) {
-        // It was accepted once; should the rules have changed under it, one cluster's re-send is not worth the master.
-        console.error(`re-sending cluster ${clusterId} after a writer restart failed: ${(error as Error).message}`)
-        continue
-      }
-      const batch = this.nextBatch++
-      if (this.ports.toWriter({ type: 'write', batch, rows })) this.resent.add(batch)
-    }
+  onIngestLost(): void {
+    for (const waiting of this.waiting.values()) waiting.request = undefined
+  }
+
+  /** A new gateway knows nothing yet: send it every cluster and the writer's health. */
+  resendState(): void {
+    for (const clusterId of this.clusters.keys()) this.dirty.add(clusterId)
+    this.ports.toGateway({ type: 'writer', health: this.writer })
+    this.queueSent = -1
+    this.scheduleFlush()
   }
 
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
-    const { request, envelope, gzipped, receivedAt, rows, nodes, nodeNames, nodeTimestamps } = message
-    // A snapshot bigger than the whole queue is still taken when the queue is empty.
-    if (this.queuedRows > 0 && this.queuedRows + nodes > this.settings.writeQueueLimit) {
-      return this.answer(request, false, 'the master is behind on writes; retry later', 2)
+    const { request, clusterId, envelope, gzipped, receivedAt, rows, nodes } = message
+    const existing = this.clusters.get(clusterId)
+    if (!existing && this.clusters.size >= this.settings.maxClusters) return this.refuseNewCluster(request)
+    const clusterRows = existing?.queuedRows ?? 0
+    const queue = { totalRows: this.queuedRows, activeClusters: this.activeClusters }
+    if (!admits(queue, clusterRows, nodes, this.settings.writeQueueLimit)) {
+      return this.answer(request, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
     }
     const batch = this.nextBatch++
     if (!this.ports.toWriter({ type: 'write', batch, rows })) {
-      return this.answer(request, false, 'the storage writer is restarting; retry shortly')
+      return this.answer(request, { ok: false, message: 'the storage writer is restarting; retry shortly' })
     }
-    this.waiting.set(batch, { request, clusterId: message.clusterId, rows: nodes })
+    const state = this.state(clusterId)
+    if (state.queuedRows === 0) this.activeClusters++
+    state.queuedRows += nodes
     this.queuedRows += nodes
-    const state = this.state(message.clusterId)
-    if (state.snapshot) {
-      const interval = receivedAt - state.snapshot.receivedAt
-      // Smoothed, so one late or doubled post does not swing the stale threshold.
-      state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
+    this.scheduleFlush()
+    this.waiting.set(batch, { request, clusterId, rows: nodes, arrival: { envelope, gzipped, receivedAt, nodes } })
+  }
+
+  private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>): void {
+    if (!this.clusters.has(message.clusterId) && this.clusters.size >= this.settings.maxClusters) {
+      return this.refuseNewCluster(message.request)
     }
-    state.snapshot = { envelope, gzipped, receivedAt, nodes }
-    if (nodeNames) {
-      nodeNames.split('\n').forEach((node, index) => {
-        const snapshotTs = nodeTimestamps[index] ?? 0
-        const seen = state.nodesSeen.get(node)
-        if (seen && snapshotTs <= seen.snapshotTs) return
-        // First heard of since the start: it may be an old snapshot re-sent, so it counts from its own
-        // time, not from its arrival (a node that went quiet before a restart stays stale after it).
-        state.nodesSeen.set(node, { snapshotTs, receivedAt: seen ? receivedAt : Math.min(receivedAt, snapshotTs) })
-      })
-    }
+    this.state(message.clusterId).lastHeartbeat = message.at
+    this.touch(message.clusterId, false)
+    this.answer(message.request, { ok: true })
+  }
+
+  private refuseNewCluster(request: number): void {
+    this.answer(request, {
+      ok: false,
+      status: 429,
+      code: 'too_many_clusters',
+      message: `the master keeps state for at most ${this.settings.maxClusters} clusters (MAX_CLUSTERS); this one is new`,
+      retryAfterSeconds: 60,
+    })
   }
 
   private settle(batch: number, ok: boolean, message?: string, stored?: number): void {
@@ -196,18 +234,104 @@ export class DataHub {
     if (waiting === undefined) return
     this.waiting.delete(batch)
     this.queuedRows -= waiting.rows
-    // Even a failed write may have changed nothing or everything: readers re-read either way.
-    this.commits.set(waiting.clusterId, (this.commits.get(waiting.clusterId) ?? 0) + 1)
-    this.answer(waiting.request, ok, message, undefined, stored)
+    this.scheduleFlush()
+    const state = this.clusters.get(waiting.clusterId)!
+    state.queuedRows -= waiting.rows
+    if (state.queuedRows === 0) this.activeClusters--
+    if (ok) {
+      this.commit(waiting.clusterId, state, waiting.arrival)
+      if (waiting.request !== undefined) {
+        this.acknowledged++
+        this.scheduleFlush()
+      }
+    } else if (!state.snapshot && state.lastHeartbeat === undefined && state.queuedRows === 0) {
+      this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
+    }
+    if (waiting.request !== undefined) this.answer(waiting.request, { ok, message, stored })
   }
 
-  private answer(request: number, ok: boolean, message?: string, retryAfterSeconds?: number, stored?: number): void {
-    this.ports.toIngest({ type: 'answer', request, ok, message, retryAfterSeconds, stored })
+  /** The writer confirmed a snapshot: now it is the cluster's state. */
+  private commit(clusterId: string, state: ClusterState, arrival: HeldEnvelope): void {
+    if (state.snapshot && arrival.receivedAt >= state.snapshot.receivedAt) {
+      const interval = arrival.receivedAt - state.snapshot.receivedAt
+      // Smoothed, so one late or doubled post does not swing the stale threshold.
+      state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
+    }
+    if (!state.snapshot || arrival.receivedAt >= state.snapshot.receivedAt) state.snapshot = arrival
+    this.touch(clusterId)
+  }
+
+  /** Forgets clusters silent for RETENTION with nothing queued: their nodes have left the store by now too. */
+  private evictSilent(): void {
+    const cutoff = this.now() - this.settings.retentionMs
+    for (const [clusterId, state] of this.clusters) {
+      const last = Math.max(state.snapshot?.receivedAt ?? 0, state.lastHeartbeat ?? 0, state.createdAt)
+      if (last >= cutoff || state.queuedRows > 0) continue
+      this.clusters.delete(clusterId)
+      this.dirty.add(clusterId)
+    }
+    this.scheduleFlush()
+  }
+
+  private answer(request: number, answer: Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>): void {
+    this.ports.toIngest({ type: 'answer', request, ...answer })
   }
 
   private state(clusterId: string): ClusterState {
     let state = this.clusters.get(clusterId)
-    if (!state) this.clusters.set(clusterId, (state = { nodesSeen: new Map() }))
+    if (!state) this.clusters.set(clusterId, (state = { queuedRows: 0, version: 0, createdAt: this.now() }))
     return state
+  }
+
+  /** The cluster's view changed; `dataChanged` also invalidates what the gateway cached of its node list. */
+  private touch(clusterId: string, dataChanged = true): void {
+    const state = this.clusters.get(clusterId)
+    if (!state) return
+    // Versions never repeat, even for a cluster evicted and heard of again: a cached list can never match by chance.
+    if (dataChanged) state.version = ++this.versions
+    this.dirty.add(clusterId)
+    this.scheduleFlush()
+  }
+
+  private setWriter(health: WriterHealth): void {
+    if (health.state === this.writer.state && (health.state === 'up' || health.reason === (this.writer as { reason: string }).reason)) return
+    this.writer = health
+    this.ports.toGateway({ type: 'writer', health })
+  }
+
+  private count(event: MasterEvent): void {
+    this.ports.toGateway({ type: 'event', event })
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(this.flush)
+  }
+
+  /**
+   * Sends the gateway each changed cluster once per turn, however many snapshots of it committed
+   * in the turn, with the turn's acknowledgements and queue length.
+   */
+  readonly flush = (): void => {
+    this.flushScheduled = false
+    if (this.acknowledged > 0) this.count({ kind: 'acknowledged', snapshots: this.acknowledged })
+    this.acknowledged = 0
+    if (this.queueSent !== this.queuedRows) this.count({ kind: 'queue', rows: (this.queueSent = this.queuedRows) })
+    if (this.dirty.size === 0) return
+    const views: [string, ClusterView | null][] = [...this.dirty].map((clusterId) => [clusterId, this.view(clusterId)])
+    this.dirty.clear()
+    this.ports.toGateway({ type: 'clusters', views })
+  }
+
+  private view(clusterId: string): ClusterView | null {
+    const state = this.clusters.get(clusterId)
+    if (!state) return null
+    return {
+      snapshotAt: state.snapshot?.receivedAt,
+      heartbeatAt: state.lastHeartbeat,
+      observedIntervalMs: state.observedIntervalMs,
+      version: state.version,
+    }
   }
 }

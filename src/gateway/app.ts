@@ -5,11 +5,11 @@ import { ApiAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError } from '../http/errors'
 import { summarize } from '../metrics/summary'
 import {
-  ClusterList, ClusterNodeMetrics, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
+  ClusterList, ClusterNodeMetrics, EnvelopeBody, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
 } from '../model'
 import { resolveRange, type HistoryRange } from '../metrics/range'
 import type { Tier } from '../storage/tiers'
-import type { FleetStatus } from '../metrics/status'
+import type { FleetStatus } from './status'
 import type { LatestFigures, MetricsReader } from '../storage/metrics-reader'
 import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
@@ -37,6 +37,8 @@ export interface GatewayDeps {
   /** CORS_ORIGINS: origins whose pages may read the API; empty: the browser's same-origin rule stands */
   corsOrigins: string[]
   health(): Health
+  /** the DataHub's newest envelope of a cluster, as its agent sent it (gzipped if it came so); none: unknown cluster */
+  envelope(clusterId: string): Promise<{ envelope?: Uint8Array; gzipped?: boolean }>
 }
 
 const HOUR_MS = 3_600_000
@@ -52,7 +54,7 @@ const security = [{ bearer: [] }]
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins }: GatewayDeps) {
+export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
   /**
@@ -63,7 +65,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
   const cachedNodeList = (key: string, clusterId: string, build: (figures: LatestFigures[], isStale: (row: LatestFigures) => boolean) => Uint8Array) => {
     const figures = reader.listFigures(clusterId)
     const statusOf = status.nodeStatus(clusterId)
-    const stale = new Set(figures.filter((row) => statusOf(row.node_name, row.timestamp) === 'stale').map((row) => row.node_name))
+    const stale = new Set(figures.filter((row) => statusOf(row.received_ms) === 'stale').map((row) => row.node_name))
     const version = `${dataVersion(clusterId)}|${[...stale].join('\n')}`
     const cached = lists.get(key, version)
     if (cached) return jsonTextResponse(cached)
@@ -139,10 +141,17 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         },
       },
     )
-    .get('/healthz', () => health(), {
-      response: { 200: Health },
-      detail: { tags: ['health'], summary: 'Liveness and writer status' },
-    })
+    .get(
+      '/healthz',
+      () => {
+        const answer = health()
+        return jsonResponse(answer, answer.status === 'ok' ? 200 : 503)
+      },
+      {
+        response: { 200: Health, 503: Health },
+        detail: { tags: ['health'], summary: 'Liveness, and whether storage takes writes and answers reads (503 while it does not)' },
+      },
+    )
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) =>
@@ -180,7 +189,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           if (row.cluster_id !== current) statusOf = status.nodeStatus((current = row.cluster_id), now)
           const counts = nodes.get(row.cluster_id) ?? { nodes: 0, stale: 0 }
           counts.nodes++
-          if (statusOf(row.node_name, row.timestamp) === 'stale') counts.stale++
+          if (statusOf(row.received_ms) === 'stale') counts.stale++
           nodes.set(row.cluster_id, counts)
         }
         const heard = new Map(knownClusters())
@@ -203,6 +212,26 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       {
         response: { 200: ClusterList, 401: ErrorBody },
         detail: { tags: ['node-metrics'], security, summary: 'Every cluster with its agent status, last snapshot and node counts' },
+      },
+    )
+    .get(
+      '/api/v2/clusters/:clusterId/snapshot',
+      async ({ params, request }) => {
+        const held = await envelope(params.clusterId)
+        if (!held.envelope) throw new HttpError(404, 'cluster_not_found', `no snapshot of cluster "${params.clusterId}" is held`)
+        return envelopeResponse(held.envelope as Uint8Array<ArrayBuffer>, held.gzipped ?? false, acceptsGzip(request.headers.get('accept-encoding')))
+      },
+      {
+        params: ClusterParams,
+        response: { 200: EnvelopeBody, ...errors },
+        detail: {
+          tags: ['node-metrics'],
+          security,
+          summary: "The cluster's newest snapshot envelope (pods, deployments, events, node metrics, …) as its agent sent it",
+          description:
+            'The JSON exactly as the agent posted it, of the newest snapshot whose node metrics are committed; gzipped ' +
+            '(Content-Encoding: gzip) when the request accepts gzip. 404 when the master holds none (none since its start).',
+        },
       },
     )
     .get(
@@ -305,6 +334,22 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
   routes = () => app.routes
   return app
+}
+
+/** Whether an Accept-Encoding header accepts gzip (q=0 refuses it). */
+export function acceptsGzip(header: string | null): boolean {
+  return (header ?? '').split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';')
+    if (coding !== 'gzip' && coding !== '*') return false
+    const q = params.map((param) => param.trim()).find((param) => param.startsWith('q='))
+    return q === undefined || Number(q.slice(2)) > 0
+  })
+}
+
+function envelopeResponse(bytes: Uint8Array<ArrayBuffer>, gzipped: boolean, gzipWanted: boolean): Response {
+  const headers = { 'content-type': 'application/json; charset=utf-8', vary: 'accept-encoding' }
+  if (gzipWanted) return new Response(gzipped ? bytes : Bun.gzipSync(bytes), { headers: { ...headers, 'content-encoding': 'gzip' } })
+  return new Response(gzipped ? Bun.gunzipSync(bytes) : bytes, { headers })
 }
 
 /** A latest row's figures under their API names. */

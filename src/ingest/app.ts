@@ -19,8 +19,8 @@ export interface IngestSettings {
 export interface HubLink {
   submit(
     snapshot: Omit<AcceptedSnapshot, 'dropped'> & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
-  ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number }>
-  heartbeat(clusterId: string, at: number): void
+  ): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number; status?: number; code?: string }>
+  heartbeat(clusterId: string, at: number): Promise<{ ok: boolean; message?: string; retryAfterSeconds?: number; status?: number; code?: string }>
   /** a request was answered with this error code */
   rejected(code: string): void
   /** an acknowledged snapshot had these figures left out */
@@ -61,11 +61,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, stopping: Abor
         const { dropped, ...accepted } = acceptSnapshot(body, request.headers.get('x-cluster-id'), accept, receivedAt)
         authorize(accepted.clusterId)
         const answer = await hub.submit({ ...accepted, envelope: body.raw, gzipped: body.gzipped, receivedAt })
-        if (!answer.ok) {
-          throw new HttpError(503, 'unavailable', answer.message ?? 'the snapshot could not be stored; retry', {
-            'retry-after': String(answer.retryAfterSeconds ?? 1),
-          })
-        }
+        if (!answer.ok) throw refusal(answer, 'the snapshot could not be stored; retry')
         // `nodes` is what was stored: a snapshot not newer than its node's stored one (a retry, a clock
         // that went back, AtlHyper re-sending a quiet node's last metrics) changes nothing, and says so.
         const stored = answer.stored ?? accepted.nodes
@@ -86,7 +82,8 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, stopping: Abor
         const body = text.trim() === '' ? {} : parseHeartbeat(text)
         const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)
         authorize(clusterId)
-        hub.heartbeat(clusterId, Date.now())
+        const answer = await hub.heartbeat(clusterId, Date.now())
+        if (!answer.ok) throw refusal(answer, 'the heartbeat could not be taken; retry')
         return jsonResponse(OK)
       },
       { parse: 'none' },
@@ -102,6 +99,13 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, stopping: Abor
       return new Response(null, { status: 204 })
     })
   return app
+}
+
+/** The DataHub said no: its status and code (default 503 unavailable), with Retry-After. */
+function refusal(answer: { message?: string; retryAfterSeconds?: number; status?: number; code?: string }, fallback: string): HttpError {
+  return new HttpError(answer.status ?? 503, answer.code ?? 'unavailable', answer.message ?? fallback, {
+    'retry-after': String(answer.retryAfterSeconds ?? 1),
+  })
 }
 
 /** Resolves after `ms`, or as soon as any of the signals aborts. */

@@ -32,3 +32,8 @@ export const ClusterSnapshotV3 = t.Object(
   },
   { additionalProperties: true, description: "AtlHyper's model_v3 ClusterSnapshot" },
 )
+
+/** What GET …/snapshot answers: the newest envelope exactly as its agent posted it, either model. */
+export const EnvelopeBody = t.Union([ClusterSnapshot, ClusterSnapshotV3], {
+  description: "the cluster's newest envelope exactly as its agent posted it (AtlHyper's model_v2 or model_v3)",
+})

@@ -24,8 +24,12 @@ export const AgentAck = t.Object({
 })
 
 export const Health = t.Object({
-  status: t.Union([t.Literal('ok'), t.Literal('degraded')]),
-  writer: t.Union([t.Literal('up'), t.Literal('down')]),
+  status: t.Union([t.Literal('ok'), t.Literal('degraded')], { description: 'degraded (answered 503) while writes fail or reads error' }),
+  writer: t.Union([t.Literal('up'), t.Literal('down'), t.Literal('failing')], {
+    description: 'up; down: the writer thread died and is being restarted; failing: its transactions fail (disk full, read-only file, …)',
+  }),
+  reads: t.Union([t.Literal('ok'), t.Literal('failing')], { description: "the gateway's read connection answers queries" }),
+  reason: t.Optional(t.String({ description: 'what is wrong, while degraded' })),
   clusters: Type.Integer({ description: 'clusters known to the DataHub (snapshot or heartbeat)' }),
 })
 export type Health = Static<typeof Health>

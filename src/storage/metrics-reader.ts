@@ -126,6 +126,11 @@ export class MetricsReader {
     return statement
   }
 
+  /** Throws when the connection cannot read the schema (a file gone, corrupt or locked away). */
+  ping(): void {
+    this.db.query('SELECT COUNT(*) FROM node_metrics_latest WHERE id = 0').get()
+  }
+
   close(): void {
     this.db.close()
   }

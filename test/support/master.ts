@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/config'
-import { startMaster, type Master } from '../../src/master'
+import { startMaster, type Master, type MasterOptions } from '../../src/master'
 
 export interface RunningMaster extends Master {
   api: string
@@ -12,11 +12,14 @@ export interface RunningMaster extends Master {
   dbPath: string
 }
 
-/** A real master on random ports with its database in a fresh temp dir (or `dbPath`, to restart on one). */
-export async function startTestMaster(env: Record<string, string> = {}, dbPath?: string): Promise<RunningMaster> {
+/**
+ * A real master on random ports with its database in a fresh temp dir (or `dbPath`, to restart on
+ * one). Its workers take fault-injection messages (master.faults).
+ */
+export async function startTestMaster(env: Record<string, string> = {}, dbPath?: string, options: MasterOptions = {}): Promise<RunningMaster> {
   const path = dbPath ?? join(mkdtempSync(join(tmpdir(), 'nmm-test-')), 'metrics.db')
   const config = loadConfig({ PORT: '0', INGEST_PORT: '0', DB_PATH: path, ...env })
-  const master = await startMaster(config)
+  const master = await startMaster(config, { faultHooks: true, ...options })
   return {
     ...master,
     api: `http://127.0.0.1:${master.gatewayPort}`,

@@ -10,29 +10,19 @@ export interface WriterSettings {
   cleanupIntervalMs: number
   /** NET_EXCLUDE, for figures derived again from stored snapshots after an upgrade */
   netExclude: string
+  /** act on fault-injection messages (src/faults): the tests only */
+  faultHooks?: boolean
 }
-
-export type WriterFault =
-  /** throw out of the message handler: the Worker dies as it would on a bug */
-  | { kind: 'crash' }
-  /** sleep this long before every transaction: a writer that falls behind */
-  | { kind: 'delay'; ms: number }
-  /** cap the file at its current size (PRAGMA max_page_count): writes fail with SQLITE_FULL until lifted */
-  | { kind: 'disk-full'; on: boolean }
-  /** refuse writes (PRAGMA query_only): writes fail with SQLITE_READONLY until lifted */
-  | { kind: 'read-only'; on: boolean }
 
 /** main thread → writer */
 export type HubToWriter =
   | { type: 'open'; settings: WriterSettings }
   /** node rows (transferred); answered by `committed` or `failed` with the same batch */
   | { type: 'write'; batch: number; rows: EncodedRows }
-  /** run the retention cleanup now (tests and operators; the timer does it on its own too) */
-  | { type: 'cleanup' }
+  /** run the retention cleanup now (tests and operators; the timer does it on its own too), as of `now` if given */
+  | { type: 'cleanup'; now?: number }
   /** commit what is queued, checkpoint the WAL, close the database, then say `closed` */
   | { type: 'close' }
-  /** fault injection, for the fault tests: nothing in the master sends it */
-  | { type: 'fault'; fault: WriterFault }
 
 /** writer → main thread */
 export type WriterToHub =
@@ -45,5 +35,6 @@ export type WriterToHub =
   | { type: 'failed'; batches: number[]; message: string }
   /** what a retention cleanup deleted: history points per tier, and nodes gone for longer than RETENTION */
   | { type: 'cleaned'; points: Record<'raw' | 'hourly', number>; nodes: number }
-  | { type: 'fatal'; message: string }
+  /** the writer cannot go on; `corrupt`: the file is damaged (the master refuses to start on it) */
+  | { type: 'fatal'; message: string; corrupt?: boolean }
   | { type: 'closed' }

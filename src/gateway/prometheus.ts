@@ -2,19 +2,19 @@ import { existsSync, statSync } from 'node:fs'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { FIGURES } from '../model/figures'
 import type { MetricsReader } from '../storage/metrics-reader'
+import type { MasterEvent } from './messages'
 import type { FleetStatus } from './status'
 
 export interface PrometheusSources {
   reader: MetricsReader
   status: FleetStatus
   dbPath: string
-  writeQueueRows(): number
 }
 
 /**
- * GET /metrics in the Prometheus text format: the master's own figures, fed by the messages the
- * threads exchange anyway, and a gauge per node figure read from the latest table at scrape time.
- * One registry per master, so several masters in one process (the tests) do not mix.
+ * GET /metrics in the Prometheus text format: the master's own figures, fed by the events the
+ * DataHub sends the gateway, and a gauge per node figure read from the latest table at scrape time.
+ * One registry per gateway, so several masters in one process (the tests) do not mix.
  */
 export class PrometheusMetrics {
   readonly registry = new Registry()
@@ -25,10 +25,17 @@ export class PrometheusMetrics {
   private readonly cleanupPoints: Counter<'tier'>
   private readonly cleanupNodes: Counter
   private readonly figuresDropped: Counter<'field' | 'reason'>
+  private readonly writeFailures: Counter
+  private queueRows = 0
 
   constructor(sources: PrometheusSources) {
     const registers = [this.registry]
-    this.received = new Counter({ name: 'nmm_snapshots_received_total', help: 'Snapshots accepted from agents.', registers })
+    this.received = new Counter({
+      name: 'nmm_snapshots_received_total', help: 'Snapshots acknowledged to agents (committed; 503s are not counted).', registers,
+    })
+    this.writeFailures = new Counter({
+      name: 'nmm_write_failures_total', help: 'Writer transactions that failed (their snapshots were answered 503).', registers,
+    })
     this.rejected = new Counter({
       name: 'nmm_snapshots_rejected_total', help: 'Agent requests answered with an error, by error code.', labelNames: ['reason'], registers,
     })
@@ -49,10 +56,11 @@ export class PrometheusMetrics {
       help: 'Values of acknowledged snapshots left out of the derived figures (out of physical range), by field and reason.',
       labelNames: ['field', 'reason'], registers,
     })
+    const queueRows = () => this.queueRows
     new Gauge({
       name: 'nmm_writer_queue_rows', help: 'Node rows handed to the writer and not yet committed.', registers,
       collect() {
-        this.set(sources.writeQueueRows())
+        this.set(queueRows())
       },
     })
     new Gauge({
@@ -65,28 +73,33 @@ export class PrometheusMetrics {
     this.nodeGauges(sources)
   }
 
-  snapshotReceived(): void {
-    this.received.inc()
-  }
-
-  rejections(counts: Record<string, number>): void {
-    for (const [reason, count] of Object.entries(counts)) this.rejected.inc({ reason }, count)
-  }
-
-  dropped(counts: Record<string, Record<string, number>>): void {
-    for (const [field, reasons] of Object.entries(counts)) {
-      for (const [reason, count] of Object.entries(reasons)) this.figuresDropped.inc({ field, reason }, count)
+  /** Counts what the DataHub reports. */
+  record(event: MasterEvent): void {
+    switch (event.kind) {
+      case 'acknowledged':
+        return this.received.inc(event.snapshots)
+      case 'rejected':
+        for (const [reason, count] of Object.entries(event.counts)) this.rejected.inc({ reason }, count)
+        return
+      case 'dropped':
+        for (const [field, reasons] of Object.entries(event.counts)) {
+          for (const [reason, count] of Object.entries(reasons)) this.figuresDropped.inc({ field, reason }, count)
+        }
+        return
+      case 'committed':
+        this.commitRows.observe(event.rows)
+        this.commitSeconds.observe(event.ms / 1000)
+        return
+      case 'write-failed':
+        return this.writeFailures.inc(event.batches)
+      case 'cleaned':
+        for (const [tier, count] of Object.entries(event.points)) this.cleanupPoints.inc({ tier }, count)
+        this.cleanupNodes.inc(event.nodes)
+        return
+      case 'queue':
+        this.queueRows = event.rows
+        return
     }
-  }
-
-  committed(rows: number, ms: number): void {
-    this.commitRows.observe(rows)
-    this.commitSeconds.observe(ms / 1000)
-  }
-
-  cleaned(points: Record<string, number>, nodes: number): void {
-    for (const [tier, count] of Object.entries(points)) this.cleanupPoints.inc({ tier }, count)
-    this.cleanupNodes.inc(nodes)
   }
 
   render(): Promise<string> {
@@ -104,7 +117,7 @@ export class PrometheusMetrics {
       const statusOf = new Map<string, ReturnType<FleetStatus['nodeStatus']>>()
       const read = sources.reader.allFigures().map((row) => {
         if (!statusOf.has(row.cluster_id)) statusOf.set(row.cluster_id, sources.status.nodeStatus(row.cluster_id, now))
-        return { ...row, online: statusOf.get(row.cluster_id)!(row.node_name, row.timestamp) === 'online' ? 1 : 0 }
+        return { ...row, online: statusOf.get(row.cluster_id)!(row.received_ms) === 'online' ? 1 : 0 }
       })
       scrape = { at: now, rows: read }
       return read
@@ -124,7 +137,7 @@ export class PrometheusMetrics {
     figure('node_memory_total_bytes', 'Memory of the node, bytes.', (row) => row.mem_total)
     figure('node_memory_used_bytes', 'Memory in use on the node, bytes.', (row) => row.mem_used)
     figure('node_disk_max_usage_percent', 'Usage of the fullest disk of the node, %.', (row) => row.disk_max)
-    figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.timestamp / 1000)
+    figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.snapshot_ms / 1000)
     figure('node_online', '1 while the node reports, 0 once it is stale.', (row) => row.online)
   }
 }

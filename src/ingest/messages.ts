@@ -26,7 +26,8 @@ export type IngestToHub =
       /** each node's snapshot time (epoch ms), in the order of nodeNames */
       nodeTimestamps: number[]
     }
-  | { type: 'heartbeat'; clusterId: string; at: number }
+  /** answered like a snapshot: the DataHub may refuse a new cluster */
+  | { type: 'heartbeat'; request: number; clusterId: string; at: number }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
   /** figures left out of acknowledged snapshots since the last report: field → reason → count */
@@ -47,13 +48,24 @@ export type HubToIngest =
       agentNetworks: [string, string][]
       /** NET_EXCLUDE, a regular expression source */
       netExclude: string
+      /** act on fault-injection messages (src/faults): the tests only */
+      faultHooks?: boolean
     }
   /**
    * the snapshot is committed (ok; `stored` of its node snapshots changed something) or could not
    * be: the agent gets 503 and Retry-After
    */
-  | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number }
+  | {
+      type: 'answer'
+      request: number
+      ok: boolean
+      message?: string
+      retryAfterSeconds?: number
+      stored?: number
+      /** a refusal's status and error code (default 503 unavailable) */
+      status?: number
+      code?: string
+    }
   /** stop accepting; answer what is in flight; then say stopped */
   | { type: 'stop' }
-  /** fault injection for the tests: throw out of the message handler, as a bug would */
-  | { type: 'crash' }
+

@@ -1,0 +1,20 @@
+/**
+ * Fault injection, for the fault tests only. These messages are not part of any production
+ * channel: a Worker acts on them only when the master was started with `faultHooks` (which only
+ * the tests do), and ignores them otherwise.
+ */
+export type WriterFault =
+  /** throw out of the message handler: the Worker dies as it would on a bug */
+  | { kind: 'crash' }
+  /** sleep this long before every transaction: a writer that falls behind */
+  | { kind: 'delay'; ms: number }
+  /** cap the file at its current size (PRAGMA max_page_count): writes fail with SQLITE_FULL until lifted */
+  | { kind: 'disk-full'; on: boolean }
+  /** refuse writes (PRAGMA query_only): writes fail with SQLITE_READONLY until lifted */
+  | { kind: 'read-only'; on: boolean }
+  /** die on the close message: a Worker that dies during shutdown */
+  | { kind: 'crash-on-close' }
+
+export type FaultMessage = { type: 'fault'; fault: WriterFault | { kind: 'crash' } }
+
+export const isFault = (message: { type: string }): message is FaultMessage => message.type === 'fault'

@@ -1,0 +1,112 @@
+import { openReadConnection } from '../storage/connection'
+import { MetricsReader } from '../storage/metrics-reader'
+import { stopServer } from '../http/stop-server'
+import type { Health } from '../model'
+import { gatewayApp } from './app'
+import { ClusterDirectory } from './directory'
+import type { GatewaySettings, GatewayToHub, HubToGateway, WriterHealth } from './messages'
+import { PrometheusMetrics } from './prometheus'
+import { FleetStatus } from './status'
+
+/** A client waits at most this long for the DataHub to hand over an envelope. */
+const ENVELOPE_DEADLINE_MS = 5_000
+/** At a stop, requests in flight get this long to finish before every connection is closed. */
+const STOP_GRACE_MS = 2_000
+
+export interface Gateway {
+  port: number
+  onHub(message: Exclude<HubToGateway, { type: 'start' | 'stop' }>): void
+  stop(): Promise<void>
+}
+
+type Held = { envelope?: Uint8Array; gzipped?: boolean }
+
+/** Opens the gateway's read connection and serves the query port; throws (naming the port) if it cannot listen. */
+export function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Gateway {
+  const reader = new MetricsReader(openReadConnection(settings.dbPath))
+  const clusters = new ClusterDirectory()
+  const status = new FleetStatus(clusters, settings)
+  const metrics = new PrometheusMetrics({ reader, status, dbPath: settings.dbPath })
+  let writer: WriterHealth = { state: 'up' }
+  let ingestUrl = settings.ingestUrl
+  const envelopes = new Map<number, (held: Held) => void>()
+  let nextRequest = 1
+  /** bumped when a cleanup removed nodes: every cached node list may hold some of them */
+  let cleanups = 0
+
+  const health = (): Health => {
+    let readError: string | undefined
+    try {
+      reader.ping()
+    } catch (error) {
+      readError = `reads fail: ${(error as Error).message}`
+    }
+    const reason = [writer.state === 'up' ? undefined : writer.reason, readError].filter(Boolean).join('; ')
+    return {
+      status: reason ? 'degraded' : 'ok',
+      writer: writer.state,
+      reads: readError ? 'failing' : 'ok',
+      ...(reason ? { reason } : {}),
+      clusters: clusters.size,
+    }
+  }
+
+  const app = gatewayApp({
+    reader,
+    status,
+    metrics: () => metrics.render(),
+    knownClusters: function* () {
+      for (const [clusterId, view] of clusters.entries()) yield [clusterId, { snapshotAt: view.snapshotAt, heartbeatAt: view.heartbeatAt }]
+    },
+    tiers: settings.tiers,
+    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}`,
+    apiTokens: settings.apiTokens,
+    corsOrigins: settings.corsOrigins,
+    ingestUrl: () => ingestUrl,
+    health,
+    envelope: (clusterId) =>
+      new Promise<Held>((resolve) => {
+        const request = nextRequest++
+        const timer = setTimeout(() => settle({}), ENVELOPE_DEADLINE_MS)
+        const settle = (held: Held) => {
+          clearTimeout(timer)
+          envelopes.delete(request)
+          resolve(held)
+        }
+        envelopes.set(request, settle)
+        send({ type: 'envelope', request, clusterId })
+      }),
+  })
+  try {
+    // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
+    app.listen({ hostname: settings.host, port: settings.port, development: false })
+  } catch (error) {
+    reader.close()
+    throw new Error(`cannot listen on ${settings.host}:${settings.port} (PORT): ${(error as Error).message}`)
+  }
+
+  return {
+    port: app.server!.port!,
+    onHub(message) {
+      switch (message.type) {
+        case 'clusters':
+          return clusters.apply(message.views)
+        case 'writer':
+          writer = message.health
+          return
+        case 'ingest-url':
+          ingestUrl = message.url
+          return
+        case 'event':
+          if (message.event.kind === 'cleaned' && message.event.nodes > 0) cleanups++
+          return metrics.record(message.event)
+        case 'envelope':
+          return envelopes.get(message.request)?.({ envelope: message.envelope, gzipped: message.gzipped })
+      }
+    },
+    async stop() {
+      await stopServer(app.server, STOP_GRACE_MS)
+      reader.close()
+    },
+  }
+}

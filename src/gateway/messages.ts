@@ -1,0 +1,69 @@
+import type { Tier } from '../storage/tiers'
+
+/**
+ * The channel between the DataHub (main thread) and the gateway Worker. The gateway reads the
+ * database itself; what only the DataHub knows — when it last heard from each agent, how often
+ * that agent posts, whether the writer is healthy, what the master has counted — it is told as it
+ * changes, so a query never waits on the DataHub's thread. Only the newest envelope of a cluster
+ * is asked for, when a client wants it.
+ */
+
+export interface GatewaySettings {
+  host: string
+  port: number
+  dbPath: string
+  tiers: Tier[]
+  /** STALE_AFTER; undefined: 3 × the agent's observed interval, at least 15 s */
+  staleAfterMs: number | undefined
+  agentExpireMs: number
+  apiTokens: string[]
+  corsOrigins: string[]
+  /** where agents post, for the agent routes' documentation */
+  ingestUrl: string
+}
+
+/** What the gateway knows of a cluster; the DataHub sends it again whenever it changes. */
+export interface ClusterView {
+  /** when the DataHub last committed a snapshot of the cluster (epoch ms, server time) */
+  snapshotAt?: number
+  /** when the agent last sent a heartbeat (epoch ms, server time) */
+  heartbeatAt?: number
+  /** the agent's posting interval as observed (ms, smoothed) */
+  observedIntervalMs?: number
+  /** changes whenever the cluster's stored node list may have changed: lets the gateway cache */
+  version: number
+}
+
+export type WriterHealth = { state: 'up' } | { state: 'down' | 'failing'; reason: string }
+
+/** What the master counts, for /metrics. */
+export type MasterEvent =
+  /** snapshots acknowledged to their agents (200) */
+  | { kind: 'acknowledged'; snapshots: number }
+  | { kind: 'rejected'; counts: Record<string, number> }
+  | { kind: 'dropped'; counts: Record<string, Record<string, number>> }
+  | { kind: 'committed'; rows: number; ms: number }
+  | { kind: 'write-failed'; batches: number }
+  | { kind: 'cleaned'; points: Record<string, number>; nodes: number }
+  | { kind: 'queue'; rows: number }
+
+/** main thread → gateway */
+export type HubToGateway =
+  | { type: 'start'; settings: GatewaySettings }
+  /** clusters whose view changed; null: the cluster is gone (evicted) */
+  | { type: 'clusters'; views: [clusterId: string, view: ClusterView | null][] }
+  | { type: 'writer'; health: WriterHealth }
+  | { type: 'event'; event: MasterEvent }
+  /** the answer to `envelope`: the newest envelope as the agent sent it (gzipped if it came so), or none */
+  | { type: 'envelope'; request: number; envelope?: Uint8Array; gzipped?: boolean }
+  /** the ingest port, once bound (documented in the agent routes) */
+  | { type: 'ingest-url'; url: string }
+  /** stop accepting, answer what is in flight, close idle connections, then say stopped */
+  | { type: 'stop' }
+
+/** gateway → main thread */
+export type GatewayToHub =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'envelope'; request: number; clusterId: string }
+  | { type: 'stopped' }

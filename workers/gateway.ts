@@ -1,0 +1,35 @@
+/**
+ * Gateway thread: the query port (API, /metrics, dashboard, Swagger) on read-only connections of
+ * its own, so a dashboard reading megabytes never delays an agent's acknowledgement. What only the
+ * DataHub knows reaches it as messages (src/gateway/messages.ts).
+ */
+import { Mailbox } from '../src/threads/mailbox'
+import { startGateway, type Gateway } from '../src/gateway/gateway'
+import type { GatewayToHub, HubToGateway } from '../src/gateway/messages'
+
+declare const self: Worker
+
+const outbox = new Mailbox<GatewayToHub>((batch) => self.postMessage(batch))
+let gateway: Gateway | undefined
+
+self.onmessage = (event: MessageEvent<HubToGateway[]>) => {
+  for (const message of event.data) handle(message)
+}
+
+function handle(message: HubToGateway): void {
+  switch (message.type) {
+    case 'start':
+      try {
+        gateway = startGateway(message.settings, (out) => outbox.send(out))
+        outbox.send({ type: 'listening', port: gateway.port })
+      } catch (error) {
+        outbox.send({ type: 'failed', message: (error as Error).message })
+      }
+      return
+    case 'stop':
+      void (gateway?.stop() ?? Promise.resolve()).then(() => outbox.send({ type: 'stopped' }))
+      return
+    default:
+      gateway?.onHub(message)
+  }
+}
