@@ -104,7 +104,7 @@ export class PrometheusMetrics {
       const statusOf = new Map<string, ReturnType<FleetStatus['nodeStatus']>>()
       const read = sources.reader.allFigures().map((row) => {
         if (!statusOf.has(row.cluster_id)) statusOf.set(row.cluster_id, sources.status.nodeStatus(row.cluster_id, now))
-        return { ...row, online: statusOf.get(row.cluster_id)!(row.node_name, row.timestamp) === 'online' ? 1 : 0 }
+        return { ...row, online: statusOf.get(row.cluster_id)!(row.node_name, row.snapshot_ms) === 'online' ? 1 : 0 }
       })
       scrape = { at: now, rows: read }
       return read
@@ -124,7 +124,7 @@ export class PrometheusMetrics {
     figure('node_memory_total_bytes', 'Memory of the node, bytes.', (row) => row.mem_total)
     figure('node_memory_used_bytes', 'Memory in use on the node, bytes.', (row) => row.mem_used)
     figure('node_disk_max_usage_percent', 'Usage of the fullest disk of the node, %.', (row) => row.disk_max)
-    figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.timestamp / 1000)
+    figure('node_snapshot_timestamp_seconds', 'Time of the newest snapshot of the node.', (row) => row.snapshot_ms / 1000)
     figure('node_online', '1 while the node reports, 0 once it is stale.', (row) => row.online)
   }
 }
