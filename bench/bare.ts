@@ -18,17 +18,18 @@ export function bareUpserts(dbPath: string, warmRows: NodeRow[], timedRows: Node
   const db = openWriteConnection(dbPath)
   migrate(db)
   const latest = db.query<{ id: number }, (string | number | null | Uint8Array)[]>(
-    `INSERT INTO node_metrics_latest (cluster_id, node_name, timestamp, ${LATEST_COLUMNS.join(', ')}, snapshot)
-     VALUES (?1, ?2, ?3, ${LATEST_COLUMNS.map((_, index) => `?${index + 4}`).join(', ')}, ?${LATEST_COLUMNS.length + 4})
+    `INSERT INTO node_metrics_latest (cluster_id, node_name, snapshot_ms, received_ms, ${LATEST_COLUMNS.join(', ')}, snapshot)
+     VALUES (?1, ?2, ?3, ?4, ${LATEST_COLUMNS.map((_, index) => `?${index + 5}`).join(', ')}, ?${LATEST_COLUMNS.length + 5})
      ON CONFLICT (cluster_id, node_name) DO UPDATE SET
-       timestamp = excluded.timestamp, ${LATEST_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', ')},
+       snapshot_ms = excluded.snapshot_ms, received_ms = excluded.received_ms,
+       ${LATEST_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', ')},
        snapshot = excluded.snapshot
      RETURNING id`,
   )
   const [raw, hourly] = ['node_metrics_history', 'node_metrics_history_hourly'].map((table) => db.query(upsertPointSql(table)))
   const upsert = db.transaction((rows: NodeRow[]) => {
     for (const row of rows) {
-      const { id } = latest.get(...latestParams(row))!
+      const { id } = latest.get(...latestParams(row, row.ts))!
       const values = encodeValues(row.values)
       raw!.run(id, (row.ts - (row.ts % BUCKET_MS)) / 1000, ...values)
       hourly!.run(id, (row.ts - (row.ts % HOUR_MS)) / 1000, ...values)

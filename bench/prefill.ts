@@ -20,7 +20,7 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
   const columns = FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])
   const insertInto = (table: string, samples: number) => {
     const statement = db.query(
-      `INSERT OR IGNORE INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
+      `INSERT OR IGNORE INTO ${table} (node_id, bucket_s, samples, ${columns.join(', ')})
        VALUES (${Array.from({ length: columns.length + 3 }, (_, index) => `?${index + 1}`).join(', ')})`,
     )
     return (id: number, ts: number, averages: number[], peaks: number[]) =>

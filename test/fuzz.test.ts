@@ -158,6 +158,6 @@ test('500+ malformed bodies: every answer a 4xx JSON error, the server alive, th
   // Stored: exactly the last valid snapshot, and one history point per valid one (one per second).
   const latest = readDb<{ cluster_id: string; node_name: string; snapshot: string }>(master.dbPath, 'SELECT cluster_id, node_name, CAST(snapshot AS TEXT) AS snapshot FROM node_metrics_latest')
   expect(latest).toEqual([{ cluster_id: 'fuzz', node_name: 'n1', snapshot: JSON.stringify(sentValid.at(-1)) }])
-  const history = readDb<{ cpu: number }>(master.dbPath, 'SELECT cpu_sum AS cpu FROM node_metrics_history ORDER BY timestamp')
+  const history = readDb<{ cpu: number }>(master.dbPath, 'SELECT cpu_sum AS cpu FROM node_metrics_history ORDER BY bucket_s')
   expect(history.map((point) => point.cpu)).toEqual(sentValid.map((node) => node.cpu.usage_percent * 100)) // % × 100
 })

@@ -24,8 +24,8 @@ describe('latest and history', () => {
     // Arrives late: older than what is stored, so it changes nothing — and the answer says so.
     const late = await postSnapshot(master.ingest, clusterSnapshot('c', [nodeSnapshot('n1', base + 2_000, { cpu: 99 })]), { clusterId: 'c' })
     expect(await late.json()).toEqual({ status: 'ok', nodes: 0, not_newer: 1 })
-    const rows = readDb<{ timestamp: number; cpu: number }>(master.dbPath, 'SELECT timestamp, cpu FROM node_metrics_latest')
-    expect(rows).toEqual([{ timestamp: base + 5_000, cpu: 20 }])
+    const rows = readDb<{ snapshot_ms: number; cpu: number }>(master.dbPath, 'SELECT snapshot_ms, cpu FROM node_metrics_latest')
+    expect(rows).toEqual([{ snapshot_ms: base + 5_000, cpu: 20 }])
     // The node list, answered from a cache until the cluster changes, shows each new snapshot.
     const list = async () => (await getJson(`${master!.api}/api/v2/clusters/c/node-metrics`)).body.summary.avg_cpu
     expect(await list()).toBe(20)
@@ -53,7 +53,7 @@ describe('latest and history', () => {
     expect(Object.keys(body.history[0])).toEqual(['timestamp', ...FIGURES.flatMap((figure) => [figure.field, `${figure.field}_max`])])
     // No second row for a bucket, in the file itself.
     const counts = readDb<{ n: number; buckets: number }>(
-      master.dbPath, 'SELECT COUNT(*) AS n, COUNT(DISTINCT timestamp) AS buckets FROM node_metrics_history')
+      master.dbPath, 'SELECT COUNT(*) AS n, COUNT(DISTINCT bucket_s) AS buckets FROM node_metrics_history')
     expect(counts).toEqual([{ n: 3, buckets: 3 }])
   })
 

@@ -37,13 +37,27 @@ describe('a database written by the previous schema upgrades in place, data incl
     (await getJson(`${master.api}/api/v2/clusters/old/node-metrics/${node}/history?start=${HOUR}&end=${HOUR + 600_000}${query}`)).body
 
   test('the file is at the new version and intact; each figure has a sum, a count and a peak', () => {
-    expect(readDb(dbPath, 'PRAGMA user_version')).toEqual([{ user_version: 3 }])
+    expect(readDb(dbPath, 'PRAGMA user_version')).toEqual([{ user_version: 4 }])
     expect(readDb(dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
     const columns = readDb<{ name: string }>(dbPath, 'PRAGMA table_info(node_metrics_history)').map((column) => column.name)
-    expect(columns).toEqual(['node_id', 'timestamp', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])])
-    expect(readDb(dbPath, 'SELECT timestamp, samples, cpu_sum, cpu_n, cpu_max, temp_sum, temp_n, temp_max, load1_n FROM node_metrics_history WHERE node_id = 2')).toEqual([
-      { timestamp: HOUR / 1000, samples: 1, cpu_sum: 500, cpu_n: null, cpu_max: 500, temp_sum: null, temp_n: 0, temp_max: null, load1_n: 0 },
+    expect(columns).toEqual(['node_id', 'bucket_s', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])])
+    expect(readDb(dbPath, 'SELECT bucket_s, samples, cpu_sum, cpu_n, cpu_max, temp_sum, temp_n, temp_max, load1_n FROM node_metrics_history WHERE node_id = 2')).toEqual([
+      { bucket_s: HOUR / 1000, samples: 1, cpu_sum: 500, cpu_n: null, cpu_max: 500, temp_sum: null, temp_n: 0, temp_max: null, load1_n: 0 },
     ])
+  })
+
+  test('migration 4: times named by unit, received_ms back-filled from the snapshot time, identities keep the latest rows\' ids', () => {
+    const latest = readDb<{ name: string }>(dbPath, 'PRAGMA table_info(node_metrics_latest)').map((column) => column.name)
+    expect(latest).toContain('snapshot_ms')
+    expect(latest).toContain('received_ms')
+    expect(latest).not.toContain('timestamp')
+    expect(readDb<{ name: string }>(dbPath, 'PRAGMA table_info(node_metrics_history_hourly)').map((column) => column.name).slice(0, 2))
+      .toEqual(['node_id', 'bucket_s'])
+    // Node b's snapshot was never replaced by a test below: it still has its back-filled receipt time.
+    expect(readDb(dbPath, "SELECT received_ms = snapshot_ms AS same FROM node_metrics_latest WHERE node_name = 'b'")).toEqual([{ same: 1 }])
+    expect(readDb(dbPath, 'SELECT n.id, n.cluster_id, n.node_name FROM nodes n JOIN node_metrics_latest l USING (id, cluster_id, node_name) ORDER BY id'))
+      .toEqual(readDb(dbPath, 'SELECT id, cluster_id, node_name FROM node_metrics_latest ORDER BY id'))
+    expect(readDb(dbPath, 'SELECT COUNT(*) AS n FROM nodes')).toEqual([{ n: 2 }])
   })
 
   test('every point reads as it did: averages and peaks kept, a figure never stored reads null', async () => {

@@ -50,8 +50,8 @@ function agents(ingest: string, count: number, nodesPerAgent: number) {
 function expectEveryAcknowledgedSnapshotStored(dbPath: string, acknowledged: Map<string, number>) {
   expect(readDb(dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
   const stored = new Map(
-    readDb<{ key: string; timestamp: number }>(dbPath, "SELECT cluster_id || '/' || node_name AS key, timestamp FROM node_metrics_latest")
-      .map((row) => [row.key, row.timestamp]),
+    readDb<{ key: string; snapshot_ms: number }>(dbPath, "SELECT cluster_id || '/' || node_name AS key, snapshot_ms FROM node_metrics_latest")
+      .map((row) => [row.key, row.snapshot_ms]),
   )
   expect(acknowledged.size).toBeGreaterThan(0)
   for (const [key, ts] of acknowledged) {

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test'
 import { DataHub } from '../src/datahub/datahub'
-import { FleetStatus } from '../src/metrics/status'
+import { FleetStatus } from '../src/gateway/status'
+import { ClusterDirectory } from '../src/gateway/directory'
+import type { HubToGateway } from '../src/gateway/messages'
 import { encodeRows } from '../src/storage/node-rows'
 import { disposeMaster, getJson, postSnapshot, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
@@ -34,45 +36,42 @@ describe('stale nodes', () => {
     expect((await list()).summary).toMatchObject({ online_nodes: 2, stale_nodes: 0, avg_cpu: 40 })
   })
 
-  test('by default the threshold is 3 × the observed agent interval, at least 15 s', () => {
-    const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
-    const status = new FleetStatus(hub, { staleAfterMs: undefined, agentExpireMs: 45_000 })
-    const snapshot = (at: number, request: number, snapshotTs = at) => hub.onIngest({
-      type: 'snapshot', request, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,
-      rows: encodeRows([]), nodes: 0, nodeNames: 'n1', nodeTimestamps: [snapshotTs],
+  test('by default the threshold is 3 × the interval observed between committed snapshots, at least 15 s', () => {
+    const toGateway: HubToGateway[] = []
+    const clusters = new ClusterDirectory()
+    const hub = new DataHub(
+      { toIngest: () => {}, toWriter: () => true, toGateway: (message) => void toGateway.push(message) },
+      { writeQueueLimit: 100, maxClusters: 10, retentionMs: 86_400_000 },
+    )
+    const status = new FleetStatus(clusters, { staleAfterMs: undefined, agentExpireMs: 45_000 })
+    let batch = 0
+    const arrive = (at: number) => hub.onIngest({
+      type: 'snapshot', request: ++batch, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,
+      rows: encodeRows([]), nodes: 1, nodeNames: 'n1', nodeTimestamps: [at],
     })
+    const commit = () => {
+      hub.onWriter({ type: 'committed', batches: [batch], stored: [1], rows: 1, ms: 1 })
+      hub.flush()
+      for (const message of toGateway.splice(0)) if (message.type === 'clusters') clusters.apply(message.views)
+    }
     expect(status.staleAfterMs('c')).toBe(15_000)
-    snapshot(0, 1)
-    snapshot(10_000, 2)
+    arrive(0)
+    commit()
+    arrive(10_000)
+    expect(status.staleAfterMs('c')).toBe(15_000) // not before the writer confirms it
+    commit()
     expect(status.staleAfterMs('c')).toBe(30_000)
-    expect(status.nodeStatus('c', 39_000)('n1', 0)).toBe('online')
-    expect(status.nodeStatus('c', 41_000)('n1', 0)).toBe('stale')
-    // A node the DataHub never heard from since the start goes by its snapshot's timestamp.
-    expect(status.nodeStatus('c', 41_000)('other', 20_000)).toBe('online')
-    snapshot(12_000, 3) // a fast post pulls the smoothed interval down, not to 2 s at once
+    // Stale goes by when the master received the node's newest snapshot, never by the agent's clock.
+    expect(status.nodeStatus('c', 39_000)(10_000)).toBe('online')
+    expect(status.nodeStatus('c', 41_000)(10_000)).toBe('stale')
+    arrive(12_000) // a fast post pulls the smoothed interval down, not to 2 s at once
+    commit()
     expect(status.staleAfterMs('c')).toBe(3 * (0.8 * 10_000 + 0.2 * 2_000))
-  })
-
-  test("a node whose agent keeps re-sending its last snapshot (AtlHyper's cache) turns stale all the same", () => {
-    const hub = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
-    const status = new FleetStatus(hub, { staleAfterMs: 15_000, agentExpireMs: 45_000 })
-    const envelope = (at: number, request: number, nodes: [string, number][]) => hub.onIngest({
-      type: 'snapshot', request, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false, rows: encodeRows([]),
-      nodes: nodes.length, nodeNames: nodes.map(([name]) => name).join('\n'), nodeTimestamps: nodes.map(([, ts]) => ts),
-    })
-    envelope(0, 1, [['alive', 0], ['dead', 0]])
-    for (let at = 10_000; at <= 30_000; at += 10_000) envelope(at, at, [['alive', at], ['dead', 0]]) // dead's snapshot never moves
-    expect(status.nodeStatus('c', 30_000)('alive', 30_000)).toBe('online')
-    expect(status.nodeStatus('c', 30_000)('dead', 0)).toBe('stale')
-    // After a restart the DataHub has not heard of either: a re-sent old snapshot counts from its own time.
-    const restarted = new DataHub({ toIngest: () => {}, toWriter: () => true }, { writeQueueLimit: 100, accept: { netExclude: /^lo$/ } })
-    const after = new FleetStatus(restarted, { staleAfterMs: 15_000, agentExpireMs: 45_000 })
-    restarted.onIngest({
-      type: 'snapshot', request: 1, clusterId: 'c', receivedAt: 40_000, envelope: new Uint8Array(), gzipped: false, rows: encodeRows([]),
-      nodes: 2, nodeNames: 'alive\ndead', nodeTimestamps: [39_500, 0],
-    })
-    expect(after.nodeStatus('c', 40_000)('alive', 39_500)).toBe('online')
-    expect(after.nodeStatus('c', 40_000)('dead', 0)).toBe('stale')
+    // A refused write teaches nothing.
+    arrive(12_500)
+    hub.onWriter({ type: 'failed', batches: [batch], message: 'disk full' })
+    hub.flush()
+    expect(toGateway.filter((message) => message.type === 'clusters')).toEqual([])
   })
 })
 

@@ -49,8 +49,8 @@ describe('history over HTTP', () => {
     await post('n1', hour + 1_000, 10)
     await post('n1', hour + 1_500, 20) // same 1 s bucket as the first
     await post('n1', hour + 5_000, 60)
-    expect(readDb(master.dbPath, 'SELECT timestamp, samples, cpu_sum, cpu_n, cpu_max FROM node_metrics_history_hourly')).toEqual([
-      { timestamp: hour / 1000, samples: 3, cpu_sum: 9000, cpu_n: null, cpu_max: 6000 }, // count NULL: all samples had it
+    expect(readDb(master.dbPath, 'SELECT bucket_s, samples, cpu_sum, cpu_n, cpu_max FROM node_metrics_history_hourly')).toEqual([
+      { bucket_s: hour / 1000, samples: 3, cpu_sum: 9000, cpu_n: null, cpu_max: 6000 }, // count NULL: all samples had it
     ])
     const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/n1/history?start=${hour}&end=${hour + HOUR}&step=1h`)
     expect(body).toMatchObject({ tier: 'hourly', step: 3600, points: 1 })

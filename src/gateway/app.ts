@@ -10,7 +10,7 @@ import {
 import { resolveRange, type HistoryRange } from '../metrics/range'
 import type { Tier } from '../storage/tiers'
 import type { FleetStatus } from './status'
-import type { LatestFigures, MetricsReader } from '../storage/metrics-reader'
+import type { LatestFigures, MetricsReader, NodeList } from '../storage/metrics-reader'
 import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
@@ -60,16 +60,18 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
   /**
    * A cluster's node list, megabytes for a large cluster. Status changes with the clock, so it is
    * worked out for every answer from the small figure columns; the answer itself is built once per
-   * state of the cluster's data and of its set of stale nodes.
+   * state of the cluster's data and of its set of stale nodes, from figures and snapshots read in
+   * one transaction (a commit between two reads would make the summary disagree with the nodes).
    */
-  const cachedNodeList = (key: string, clusterId: string, build: (figures: LatestFigures[], isStale: (row: LatestFigures) => boolean) => Uint8Array) => {
+  const cachedNodeList = (key: string, clusterId: string, build: (list: NodeList, isStale: (row: LatestFigures) => boolean) => Uint8Array) => {
     const figures = reader.listFigures(clusterId)
     const statusOf = status.nodeStatus(clusterId)
-    const stale = new Set(figures.filter((row) => statusOf(row.received_ms) === 'stale').map((row) => row.node_name))
-    const version = `${dataVersion(clusterId)}|${[...stale].join('\n')}`
+    const isStale = (row: LatestFigures) => statusOf(row.received_ms) === 'stale'
+    const stale = figures.filter(isStale).map((row) => row.node_name)
+    const version = `${dataVersion(clusterId)}|${stale.join('\n')}`
     const cached = lists.get(key, version)
     if (cached) return jsonTextResponse(cached)
-    const body = build(figures, (row) => stale.has(row.node_name))
+    const body = build(reader.nodeList(clusterId), isStale)
     lists.set(key, version, body)
     return jsonTextResponse(body)
   }
@@ -155,13 +157,13 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .get(
       '/api/v2/clusters/:clusterId/node-metrics',
       ({ params }) =>
-        cachedNodeList(params.clusterId, params.clusterId, (figures, isStale) => {
+        cachedNodeList(params.clusterId, params.clusterId, ({ figures, snapshots }, isStale) => {
           const nodeStatus = Object.fromEntries(figures.map((row) => [row.node_name, isStale(row) ? 'stale' : 'online']))
           const summary = summarize(figures, isStale)
           const nodeFigures = Object.fromEntries(figures.map((row) => [row.node_name, figuresOf(row)]))
           const head = `{"summary":${JSON.stringify(summary)},"node_status":${JSON.stringify(nodeStatus)},"node_figures":${JSON.stringify(nodeFigures)},"nodes":{`
           const parts: Uint8Array[] = [utf8.encode(head)]
-          reader.listSnapshots(params.clusterId).forEach((row, index) => {
+          snapshots.forEach((row, index) => {
             parts.push(utf8.encode(`${index === 0 ? '' : ','}${JSON.stringify(row.node_name)}:`), row.snapshot)
           })
           parts.push(utf8.encode('}}'))
@@ -246,9 +248,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .get(
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName/history',
       ({ params, query }) => {
-        const node = findNode(reader, params.clusterId, params.nodeName)
+        const nodeId = historyNodeId(reader, params.clusterId, params.nodeName)
         const range = resolveRange(query, tiers)
-        const history = reader.history(node.id, range.tier, range.fromS, range.toS, range.widthS)
+        const history = reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
         return jsonResponse({ node_name: params.nodeName, ...rangeFields(range), points: history.length, history } satisfies NodeHistory)
       },
       {
@@ -290,8 +292,8 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       '/api/v2/node-metrics',
       ({ query }) =>
         // Cached as the cluster's own node list is: nodes are re-shaped for AtlHyper's UI only when the data changes.
-        cachedNodeList(`atlhyper\u0000${query.cluster_id}`, query.cluster_id, (figures, isStale) =>
-          atlhyperNodeList(atlhyperSummary(figures, isStale), reader.listSnapshots(query.cluster_id))),
+        cachedNodeList(`atlhyper\u0000${query.cluster_id}`, query.cluster_id, ({ figures, snapshots }, isStale) =>
+          atlhyperNodeList(atlhyperSummary(figures, isStale), snapshots)),
       {
         query: AtlHyperQuery,
         response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody },
@@ -316,9 +318,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .get(
       '/api/v2/node-metrics/:nodeName/history',
       ({ params, query }) => {
-        const node = findNode(reader, query.cluster_id, params.nodeName)
+        const nodeId = historyNodeId(reader, query.cluster_id, params.nodeName)
         const range = resolveRange({ hours: atlhyperHours(query.hours) }, tiers)
-        const points = reader.history(node.id, range.tier, range.fromS, range.toS, range.widthS)
+        const points = reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
         return atlhyperHistory(params.nodeName, range.startMs, range.endMs, points)
       },
       {
@@ -367,8 +369,18 @@ function rangeFields(range: HistoryRange) {
   }
 }
 
+const nodeNotFound = (clusterId: string, nodeName: string) =>
+  new HttpError(404, 'node_not_found', `no metrics for node "${nodeName}" in cluster "${clusterId}"`)
+
 function findNode(reader: MetricsReader, clusterId: string, nodeName: string) {
   const node = reader.latest(clusterId, nodeName)
-  if (!node) throw new HttpError(404, 'node_not_found', `no metrics for node "${nodeName}" in cluster "${clusterId}"`)
+  if (!node) throw nodeNotFound(clusterId, nodeName)
   return node
+}
+
+/** A node's history is found by its identity, which outlives its latest row (hourly points stay after RETENTION). */
+function historyNodeId(reader: MetricsReader, clusterId: string, nodeName: string): number {
+  const id = reader.nodeId(clusterId, nodeName)
+  if (id === undefined) throw nodeNotFound(clusterId, nodeName)
+  return id
 }

@@ -41,9 +41,9 @@ export function upsertPointSql(table: string): string {
     `${key}_sum = COALESCE(${key}_sum + excluded.${key}_sum, ${key}_sum, excluded.${key}_sum),
             ${key}_n = CASE WHEN excluded.${key}_sum IS NULL THEN ${countOf(key)} WHEN ${key}_n IS NULL THEN NULL ELSE ${key}_n + 1 END,
             ${key}_max = MAX(COALESCE(${key}_max, excluded.${key}_max), COALESCE(excluded.${key}_max, ${key}_max))`)
-  return `INSERT INTO ${table} (node_id, timestamp, samples, ${columns.join(', ')})
+  return `INSERT INTO ${table} (node_id, bucket_s, samples, ${columns.join(', ')})
           VALUES (?1, ?2, 1, ${values.join(', ')})
-          ON CONFLICT (node_id, timestamp) DO UPDATE SET
+          ON CONFLICT (node_id, bucket_s) DO UPDATE SET
             samples = samples + 1,
             ${updates.join(',\n            ')}`
 }
@@ -54,7 +54,7 @@ const mean = (sum: string, count: string, scale: number) => `ROUND(${sum} * 1.0 
 export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
   const columns = figures.map(({ key, field, scale }) =>
     `${mean(`${key}_sum`, countOf(key), scale)} AS ${field}, ${key}_max / ${scale}.0 AS ${field}_max`)
-  return `timestamp * 1000 AS timestamp, ${columns.join(',\n')}`
+  return `bucket_s * 1000 AS timestamp, ${columns.join(',\n')}`
 }
 
 /**
@@ -64,5 +64,5 @@ export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGU
 export function groupedPointColumns(width: string, figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
   const columns = figures.map(({ key, field, scale }) =>
     `${mean(`TOTAL(${key}_sum)`, `TOTAL(${countOf(key)})`, scale)} AS ${field}, MAX(${key}_max) / ${scale}.0 AS ${field}_max`)
-  return `timestamp / ${width} * ${width} * 1000 AS timestamp, ${columns.join(',\n')}`
+  return `bucket_s / ${width} * ${width} * 1000 AS timestamp, ${columns.join(',\n')}`
 }

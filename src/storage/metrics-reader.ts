@@ -4,10 +4,14 @@ import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
 import { groupedPointColumns, pointColumns } from './history-encoding'
 import type { Tier } from './tiers'
 
-/** A latest row's figures, the summary's input; `timestamp` is the snapshot's (epoch ms). */
+/**
+ * A latest row's figures, the summary's input. `snapshot_ms`: the snapshot's own time (the agent's
+ * clock, epoch ms); `received_ms`: when the master stored it (its own clock, epoch ms).
+ */
 export type LatestFigures = {
   node_name: string
-  timestamp: number
+  snapshot_ms: number
+  received_ms: number
   cores: number | null
   mem_total: number | null
   mem_used: number | null
@@ -21,6 +25,15 @@ export type LatestFigures = {
 
 const FIGURE_COLUMNS = LATEST_COLUMNS.join(', ')
 
+/** A node's stored snapshot JSON (UTF-8), as its agent sent it. */
+export type StoredSnapshot = { node_name: string; snapshot: Uint8Array }
+
+/** A cluster's node list, figures and snapshots alike by node name, read in one transaction. */
+export type NodeList = { figures: LatestFigures[]; snapshots: StoredSnapshot[] }
+
+/** When a node's newest snapshot was taken (agent clock) and stored (master clock), epoch ms. */
+export type NodeTimes = { cluster_id: string; node_name: string; snapshot_ms: number; received_ms: number }
+
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
 export class MetricsReader {
   private readonly listFiguresStatement
@@ -28,33 +41,43 @@ export class MetricsReader {
   private readonly nodeTimesStatement
   private readonly allFiguresStatement
   private readonly latestStatement
+  private readonly nodeIdStatement
   private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
   private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
 
   constructor(private readonly db: Database) {
     this.listFiguresStatement = db.query<LatestFigures, [string]>(
-      `SELECT node_name, timestamp, ${FIGURE_COLUMNS} FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
+      `SELECT node_name, snapshot_ms, received_ms, ${FIGURE_COLUMNS} FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
     )
-    this.listSnapshotsStatement = db.query<{ node_name: string; snapshot: Uint8Array }, [string]>(
+    this.listSnapshotsStatement = db.query<StoredSnapshot, [string]>(
       'SELECT node_name, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name',
     )
     this.allFiguresStatement = db.query<LatestFigures & { cluster_id: string }, []>(
-      `SELECT cluster_id, node_name, timestamp, ${FIGURE_COLUMNS} FROM node_metrics_latest ORDER BY cluster_id, node_name`,
+      `SELECT cluster_id, node_name, snapshot_ms, received_ms, ${FIGURE_COLUMNS} FROM node_metrics_latest ORDER BY cluster_id, node_name`,
     )
-    this.nodeTimesStatement = db.query<{ cluster_id: string; node_name: string; timestamp: number }, []>(
-      'SELECT cluster_id, node_name, timestamp FROM node_metrics_latest ORDER BY cluster_id',
+    this.nodeTimesStatement = db.query<NodeTimes, []>(
+      'SELECT cluster_id, node_name, snapshot_ms, received_ms FROM node_metrics_latest ORDER BY cluster_id',
     )
     this.latestStatement = db.query<{ id: number; snapshot: Uint8Array }, [string, string]>(
       'SELECT id, snapshot FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
     )
+    this.nodeIdStatement = db.query<{ id: number }, [string, string]>('SELECT id FROM nodes WHERE cluster_id = ?1 AND node_name = ?2')
   }
 
   listFigures(clusterId: string): LatestFigures[] {
     return this.listFiguresStatement.all(clusterId)
   }
 
-  listSnapshots(clusterId: string): { node_name: string; snapshot: Uint8Array }[] {
+  listSnapshots(clusterId: string): StoredSnapshot[] {
     return this.listSnapshotsStatement.all(clusterId)
+  }
+
+  /**
+   * Figures and snapshots of a cluster's nodes from one read transaction: a commit cannot fall
+   * between the two reads, so a summary built from the figures always describes the node map.
+   */
+  nodeList(clusterId: string): NodeList {
+    return this.db.transaction(() => ({ figures: this.listFiguresStatement.all(clusterId), snapshots: this.listSnapshotsStatement.all(clusterId) }))()
   }
 
   /** The figures of every node of every cluster, by cluster. */
@@ -62,8 +85,8 @@ export class MetricsReader {
     return this.allFiguresStatement.all()
   }
 
-  /** Every node of every cluster with its snapshot's timestamp, by cluster. */
-  nodeTimes(): { cluster_id: string; node_name: string; timestamp: number }[] {
+  /** Every node of every cluster with its snapshot's and its receipt's time, by cluster. */
+  nodeTimes(): NodeTimes[] {
     return this.nodeTimesStatement.all()
   }
 
@@ -72,13 +95,21 @@ export class MetricsReader {
     return this.latestStatement.get(clusterId, nodeName) ?? undefined
   }
 
+  /**
+   * The node's identity, which its history points reference; undefined when the master has never
+   * stored the node. It outlives the latest row: a node removed after RETENTION keeps its hourly history.
+   */
+  nodeId(clusterId: string, nodeName: string): number | undefined {
+    return this.nodeIdStatement.get(clusterId, nodeName)?.id
+  }
+
   /** Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds, ascending. */
   history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
     // Points at the tier's own width are read as stored: grouping 8,640 single points costs 3×.
     if (widthS === tier.intervalS) {
       const plain = this.cached(this.historyStatements, `${tier.table}/plain`, () =>
         this.db.query(
-          `SELECT ${pointColumns()} FROM ${tier.table} WHERE node_id = ?1 AND timestamp >= ?2 AND timestamp < ?3 ORDER BY timestamp`,
+          `SELECT ${pointColumns()} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`,
         ),
       )
       return plain.all(nodeId, fromS, toS) as HistoryPoint[]
@@ -87,27 +118,30 @@ export class MetricsReader {
       this.db.query(
         `SELECT ${groupedPointColumns('?4')}
            FROM ${tier.table}
-          WHERE node_id = ?1 AND timestamp >= ?2 AND timestamp < ?3
-          GROUP BY timestamp / ?4
-          ORDER BY timestamp`,
+          WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3
+          GROUP BY bucket_s / ?4
+          ORDER BY bucket_s / ?4`,
       ),
     )
     return statement.all(nodeId, fromS, toS, widthS) as HistoryPoint[]
   }
 
-  /** One figure of every node of a cluster, as `history` gives it, by node name. */
+  /**
+   * One figure of every node of a cluster, as `history` gives it, by node name. Nodes are found
+   * through their identities, so a node removed after RETENTION still shows in ranges its hourly points cover.
+   */
   fleetHistory(clusterId: string, metric: Metric, tier: Tier, fromS: number, toS: number, widthS: number): Map<string, FleetPoint[]> {
     const figure = FIGURES.find((candidate) => candidate.field === metric)!
     const statement = this.cached(this.fleetStatements, `${tier.table}/${figure.key}`, () =>
       this.db.query(
-        `SELECT l.node_name AS node, g.*
-           FROM node_metrics_latest l
+        `SELECT n.node_name AS node, g.*
+           FROM nodes n
            JOIN (SELECT node_id, ${groupedPointColumns('?4', [figure])}
                    FROM ${tier.table}
-                  WHERE node_id IN (SELECT id FROM node_metrics_latest WHERE cluster_id = ?1)
-                    AND timestamp >= ?2 AND timestamp < ?3
-                  GROUP BY node_id, timestamp / ?4) g ON g.node_id = l.id
-          ORDER BY l.node_name, g.timestamp`,
+                  WHERE node_id IN (SELECT id FROM nodes WHERE cluster_id = ?1)
+                    AND bucket_s >= ?2 AND bucket_s < ?3
+                  GROUP BY node_id, bucket_s / ?4) g ON g.node_id = n.id
+          ORDER BY n.node_name, g.timestamp`,
       ),
     )
     const rows = statement.all(clusterId, fromS, toS, widthS) as Record<string, number>[]

@@ -14,15 +14,19 @@ export type HistorySettings = TierSettings & {
 }
 
 export interface CleanupResult {
-  /** history points deleted, per tier */
+  /** history points deleted, per tier (a removed node's raw points included) */
   points: Record<Tier['name'], number>
-  /** nodes not seen for longer than RETENTION, removed with their history */
+  /** nodes not received from for longer than RETENTION, removed from the latest table (their hourly history stays) */
   nodes: number
+  /** those nodes, so the DataHub can forget them too */
+  removed: { cluster: string; node: string }[]
 }
 
 interface KnownNode {
+  /** the node's identity (`nodes.id`), which its history points reference */
   id: number
-  ts: number
+  /** its stored snapshot's time (epoch ms); null: the node has an identity but no latest row (removed, then back) */
+  ts: number | null
 }
 
 /**
@@ -33,45 +37,56 @@ interface KnownNode {
 export class MetricsWriter {
   private readonly known = new Map<string, KnownNode>()
   private readonly findNode
+  private readonly insertIdentity
   private readonly insertLatest
   private readonly updateLatest
   private readonly tiers: { tier: Tier; upsert: ReturnType<Database['query']>; deleteExpired: ReturnType<Database['query']> }[]
   private readonly findGoneNodes
   private readonly deleteNode
-  private readonly deleteNodeHistory
+  private readonly deleteRawHistory
+  private readonly deleteForgottenNodes
 
   constructor(
     private readonly db: Database,
     private readonly settings: HistorySettings,
   ) {
     const migrated = migrate(db)
+    // The identity outlives the latest row: a node back after removal continues its series.
     this.findNode = db.query<KnownNode, [string, string]>(
-      'SELECT id, timestamp AS ts FROM node_metrics_latest WHERE cluster_id = ?1 AND node_name = ?2',
+      `SELECT n.id, l.snapshot_ms AS ts FROM nodes n LEFT JOIN node_metrics_latest l ON l.id = n.id
+        WHERE n.cluster_id = ?1 AND n.node_name = ?2`,
     )
-    this.insertLatest = db.query<{ id: number }, LatestParams>(
-      `INSERT INTO node_metrics_latest (cluster_id, node_name, timestamp, ${LATEST_COLUMNS.join(', ')}, snapshot)
-       VALUES (?1, ?2, ?3, ${LATEST_COLUMNS.map((_, index) => `?${index + 4}`).join(', ')}, ?${LATEST_COLUMNS.length + 4})
-       RETURNING id`,
+    this.insertIdentity = db.query<{ id: number }, [string, string]>('INSERT INTO nodes (cluster_id, node_name) VALUES (?1, ?2) RETURNING id')
+    const id = `?${LATEST_PARAMS + 1}`
+    this.insertLatest = db.query<never, LatestParams>(
+      `INSERT INTO node_metrics_latest (id, cluster_id, node_name, snapshot_ms, received_ms, ${LATEST_COLUMNS.join(', ')}, snapshot)
+       VALUES (${id}, ${Array.from({ length: LATEST_PARAMS }, (_, index) => `?${index + 1}`).join(', ')})`,
     )
     this.updateLatest = db.query<never, LatestParams>(
       `UPDATE node_metrics_latest
-          SET timestamp = ?3, ${LATEST_COLUMNS.map((column, index) => `${column} = ?${index + 4}`).join(', ')},
-              snapshot = ?${LATEST_COLUMNS.length + 4}
+          SET snapshot_ms = ?3, received_ms = ?4, ${LATEST_COLUMNS.map((column, index) => `${column} = ?${index + 5}`).join(', ')},
+              snapshot = ?${LATEST_PARAMS}
         WHERE cluster_id = ?1 AND node_name = ?2`,
     )
     this.tiers = historyTiers(settings).map((tier) => ({
       tier,
       upsert: db.query(upsertPointSql(tier.table)),
-      // Per node through the primary key, so no index on timestamp alone is needed.
-      deleteExpired: db.query(
-        `DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM node_metrics_latest) AND timestamp < ?1`,
-      ),
+      // Per node through the primary key, so no index on bucket_s alone is needed; through
+      // `nodes`, so removed nodes' hourly points expire too.
+      deleteExpired: db.query(`DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM nodes) AND bucket_s < ?1`),
     }))
+    // The server's clock: a node whose agent clock lags is still being heard from.
     this.findGoneNodes = db.query<{ id: number; cluster_id: string; node_name: string }, [number]>(
-      'SELECT id, cluster_id, node_name FROM node_metrics_latest WHERE timestamp < ?1',
+      'SELECT id, cluster_id, node_name FROM node_metrics_latest WHERE received_ms < ?1',
     )
     this.deleteNode = db.query<never, [number]>('DELETE FROM node_metrics_latest WHERE id = ?1')
-    this.deleteNodeHistory = this.tiers.map(({ tier }) => db.query<never, [number]>(`DELETE FROM ${tier.table} WHERE node_id = ?1`))
+    this.deleteRawHistory = db.query<never, [number]>(`DELETE FROM ${this.tiers[0]!.tier.table} WHERE node_id = ?1`)
+    // An identity with nothing left to name: no latest row, no history point in any tier.
+    this.deleteForgottenNodes = db.query<never, []>(
+      `DELETE FROM nodes
+        WHERE id NOT IN (SELECT id FROM node_metrics_latest)
+          ${this.tiers.map(({ tier }) => `AND NOT EXISTS (SELECT 1 FROM ${tier.table} WHERE node_id = nodes.id)`).join('\n          ')}`,
+    )
     if (migrated.latestFiguresAdded) this.refreshLatestFigures()
   }
 
@@ -104,7 +119,8 @@ export class MetricsWriter {
   /**
    * Writes all rows in one transaction. A node's latest row is written once per transaction,
    * with its newest snapshot, while every snapshot still counts into its history bucket: that
-   * is what lets a writer that fell behind catch up. On failure nothing is written.
+   * is what lets a writer that fell behind catch up. On failure nothing is written. `now` is the
+   * server's time, stored as the node's received_ms when its snapshot is newer than the stored one.
    */
   write(rows: readonly NodeRow[], now = Date.now()): boolean[] {
     const before = new Map<string, KnownNode | undefined>()
@@ -113,7 +129,7 @@ export class MetricsWriter {
       this.db.transaction(() => {
         const newest = new Map<string, NodeRow>()
         for (const row of rows) written.push(this.writeRow(row, now, newest, before))
-        for (const row of newest.values()) this.updateLatest.run(...latestParams(row))
+        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, now))
       })()
     } catch (error) {
       for (const [key, known] of before) {
@@ -126,21 +142,26 @@ export class MetricsWriter {
   }
 
   /**
-   * The retention cleanup, in one transaction: history older than each tier's retention, and
-   * nodes whose newest snapshot is older than RETENTION, with all their history.
+   * The retention cleanup, in one transaction: history older than each tier's retention; nodes
+   * the master has not received from for RETENTION (by its own clock) leave the latest table with
+   * their raw points, while their hourly points stay readable until RETENTION_HOURLY; identities
+   * with nothing left are forgotten.
    */
   cleanup(now = Date.now()): CleanupResult {
     return this.db.transaction(() => {
       const gone = this.findGoneNodes.all(now - this.settings.retentionMs)
+      let rawDeleted = 0
       for (const node of gone) {
-        for (const statement of this.deleteNodeHistory) statement.run(node.id)
+        rawDeleted += this.deleteRawHistory.run(node.id).changes
         this.deleteNode.run(node.id)
         this.known.delete(`${node.cluster_id}\u0000${node.node_name}`)
       }
       const points = Object.fromEntries(
         this.tiers.map(({ tier, deleteExpired }) => [tier.name, deleteExpired.run(Math.floor((now - tier.retentionMs) / 1000)).changes]),
       ) as CleanupResult['points']
-      return { points, nodes: gone.length }
+      points.raw += rawDeleted
+      this.deleteForgottenNodes.run()
+      return { points, nodes: gone.length, removed: gone.map((node) => ({ cluster: node.cluster_id, node: node.node_name })) }
     })()
   }
 
@@ -149,14 +170,16 @@ export class MetricsWriter {
     const key = `${row.cluster}\u0000${row.node}`
     const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
     // Older or repeated snapshots (an agent's retry, a re-send after a writer restart) change nothing.
-    if (known && row.ts <= known.ts) return false
+    if (known?.ts != null && row.ts <= known.ts) return false
     if (!before.has(key)) before.set(key, this.known.get(key))
     let id: number
-    if (known) {
+    if (known?.ts != null) {
       id = known.id
       newest.set(key, row)
     } else {
-      id = this.insertLatest.get(...latestParams(row))!.id
+      // A node first seen gets its identity; one back after removal keeps the one it had.
+      id = known?.id ?? this.insertIdentity.get(row.cluster, row.node)!.id
+      this.insertLatest.run(...latestParams(row, now), id)
     }
     this.known.set(key, { id, ts: row.ts })
     const values = encodeValues(row.values)
@@ -173,6 +196,9 @@ export class MetricsWriter {
 
 type LatestParams = (string | number | null | Uint8Array)[]
 
-export const latestParams = (row: NodeRow): LatestParams => [
-  row.cluster, row.node, row.ts, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,
+/** Parameters of a latest row, in this order: cluster, node, snapshot_ms, received_ms, figure columns, snapshot. */
+const LATEST_PARAMS = LATEST_COLUMNS.length + 5
+
+export const latestParams = (row: NodeRow, receivedMs: number): LatestParams => [
+  row.cluster, row.node, row.ts, receivedMs, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,
 ]

@@ -1,6 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { FIGURES } from '../model/figures'
 import { historyColumnsOf } from './history-encoding'
+import { migration4 } from './migration-4'
 
 /** The figures history held when migration 3 reshaped it (frozen: the registry grows on its own). */
 const V3_FIGURES = ['cpu', 'mem', 'disk', 'temp', 'net_rx', 'net_tx'] as const
@@ -27,10 +28,16 @@ const perFigureHistory = (table: string) => `
    ALTER TABLE ${table}_v3 RENAME TO ${table};`
 
 /**
+ * One schema step: its SQL, or a function that writes its SQL from the file as it is at that step
+ * (migration 4 reads which figure columns the history tables have by then).
+ */
+export type Migration = string | ((db: Database) => string)
+
+/**
  * Schema history, applied in order and recorded in PRAGMA user_version. Never edit a shipped
  * migration: add the next one.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   // 1: latest row per node with the figures the summary needs, and the bucketed trend series.
   // History is keyed by the node's integer id, not its names, and holds scaled integers
   // (storage/history-encoding.ts), to keep a point small on disk.
@@ -95,6 +102,9 @@ export const MIGRATIONS: readonly string[] = [
    ${perFigureHistory('node_metrics_history_hourly')}
    ALTER TABLE node_metrics_latest ADD COLUMN disk_total REAL;
    ALTER TABLE node_metrics_latest ADD COLUMN disk_used  REAL;`,
+  // 4: node identity in `nodes`, times named by unit (snapshot_ms, received_ms, bucket_s), and the
+  // hourly tier back-filled from the raw one (storage/migration-4.ts).
+  migration4,
 ]
 
 /** Tables and the columns each registry figure needs in them. */
@@ -137,7 +147,8 @@ export function migrate(db: Database): Migrated {
   }
   for (let version = current; version < MIGRATIONS.length; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version]!)
+      const migration = MIGRATIONS[version]!
+      db.exec(typeof migration === 'string' ? migration : migration(db))
       db.exec(`PRAGMA user_version = ${version + 1}`)
     })()
   }

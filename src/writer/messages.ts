@@ -1,3 +1,4 @@
+import type { CleanupResult } from '../storage/metrics-writer'
 import type { EncodedRows } from '../storage/node-rows'
 
 /** The channel between the DataHub actor on the main thread and the writer Worker. */
@@ -33,8 +34,8 @@ export type WriterToHub =
    */
   | { type: 'committed'; batches: number[]; stored: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
-  /** what a retention cleanup deleted: history points per tier, and nodes gone for longer than RETENTION */
-  | { type: 'cleaned'; points: Record<'raw' | 'hourly', number>; nodes: number }
+  /** what a retention cleanup deleted: history points per tier, and the nodes gone for longer than RETENTION */
+  | ({ type: 'cleaned' } & CleanupResult)
   /** the writer cannot go on; `corrupt`: the file is damaged (the master refuses to start on it) */
   | { type: 'fatal'; message: string; corrupt?: boolean }
   | { type: 'closed' }
