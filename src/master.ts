@@ -53,7 +53,7 @@ export interface Master {
 
 /**
  * Starts the four actors in dependency order: the writer (it creates the database), the DataHub,
- * the gateway that reads the database, then the ingest port that feeds it.
+ * the ingest port that feeds it, then the gateway that reads the database.
  */
 export async function startMaster(config: Config, options: MasterOptions = {}): Promise<Master> {
   let hub: DataHub | undefined
@@ -178,11 +178,8 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   }
 
   try {
-    const ingestUrlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
-    // The ingest port is bound after the gateway; its address is documented by the gateway, so it is
-    // chosen first when it is fixed and told afterwards when it is not.
-    gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${config.ingestPort}`
-    gatewayPort = await startGateway(gateway, config.port)
+    // Agents are taken from here on; the gateway documents the ingest port, so it starts second and
+    // is sent the DataHub's state once it listens.
     const firstIngest = ingestThread()
     ingest = firstIngest
     try {
@@ -190,10 +187,10 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     } catch (error) {
       throw new Error(`${(error as Error).message} (INGEST_PORT)`)
     }
-    if (config.ingestPort === 0) {
-      gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${ingestPort}`
-      liveGateway.send({ type: 'ingest-url', url: gatewaySettings.ingestUrl })
-    }
+    const ingestUrlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
+    gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${ingestPort}`
+    gatewayPort = await startGateway(gateway, config.port)
+    hub.resendState()
   } catch (error) {
     ingest?.terminate()
     await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)

@@ -152,7 +152,7 @@ test('500+ malformed bodies: every answer a 4xx JSON error, the server alive, th
   expect(({} as any).polluted).toBeUndefined()
 
   const health = await getJson(`${master.api}/healthz`)
-  expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', clusters: 1 } })
+  expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', reads: 'ok', clusters: 1 } })
   expect(readDb(master.dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
 
   // Stored: exactly the last valid snapshot, and one history point per valid one (one per second).

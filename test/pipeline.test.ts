@@ -113,6 +113,6 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     while (master.hub.cluster('prod')!.lastHeartbeat === undefined && Date.now() < deadline) await Bun.sleep(10)
     expect(master.hub.cluster('prod')!.lastHeartbeat).toBeGreaterThanOrEqual(now)
     const health = await getJson(`${master.api}/healthz`)
-    expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', clusters: 1 } })
+    expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', reads: 'ok', clusters: 1 } })
   })
 })

@@ -14,6 +14,7 @@ test('/swagger/json documents every route with its parameters and response schem
     '/api/v2/clusters/{clusterId}/node-metrics',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}',
     '/api/v2/clusters/{clusterId}/node-metrics/{nodeName}/history',
+    '/api/v2/clusters/{clusterId}/snapshot',
     '/api/v2/node-metrics',
     '/api/v2/node-metrics/{nodeName}',
     '/api/v2/node-metrics/{nodeName}/history',

@@ -28,7 +28,6 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
   const status = new FleetStatus(clusters, settings)
   const metrics = new PrometheusMetrics({ reader, status, dbPath: settings.dbPath })
   let writer: WriterHealth = { state: 'up' }
-  let ingestUrl = settings.ingestUrl
   const envelopes = new Map<number, (held: Held) => void>()
   let nextRequest = 1
   /** bumped when a cleanup removed nodes: every cached node list may hold some of them */
@@ -62,7 +61,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}`,
     apiTokens: settings.apiTokens,
     corsOrigins: settings.corsOrigins,
-    ingestUrl: () => ingestUrl,
+    ingestUrl: () => settings.ingestUrl,
     health,
     envelope: (clusterId) =>
       new Promise<Held>((resolve) => {
@@ -93,9 +92,6 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
           return clusters.apply(message.views)
         case 'writer':
           writer = message.health
-          return
-        case 'ingest-url':
-          ingestUrl = message.url
           return
         case 'event':
           if (message.event.kind === 'cleaned' && message.event.nodes > 0) cleanups++

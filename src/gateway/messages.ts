@@ -56,8 +56,6 @@ export type HubToGateway =
   | { type: 'event'; event: MasterEvent }
   /** the answer to `envelope`: the newest envelope as the agent sent it (gzipped if it came so), or none */
   | { type: 'envelope'; request: number; envelope?: Uint8Array; gzipped?: boolean }
-  /** the ingest port, once bound (documented in the agent routes) */
-  | { type: 'ingest-url'; url: string }
   /** stop accepting, answer what is in flight, close idle connections, then say stopped */
   | { type: 'stop' }
 

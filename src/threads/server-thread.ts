@@ -1,3 +1,4 @@
+import { errorText } from './error-text'
 import { Mailbox } from './mailbox'
 
 /** The lifecycle messages every server Worker (ingest, gateway) sends its handle. */
@@ -60,7 +61,7 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
           }
         }
       })
-      this.worker.addEventListener('error', (event) => died(`${this.name} thread crashed: ${(event as ErrorEvent).message}`))
+      this.worker.addEventListener('error', (event) => died(`${this.name} thread crashed: ${errorText(event)}`))
       this.worker.addEventListener('close', () => died(`${this.name} thread exited`))
       this.outbox.send(startMessage)
     })

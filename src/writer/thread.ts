@@ -1,5 +1,6 @@
 import type { HubToWriter, WriterSettings, WriterToHub } from './messages'
 import type { FaultMessage } from '../faults/hooks'
+import { errorText } from '../threads/error-text'
 import { Mailbox } from '../threads/mailbox'
 import { transferablesOf } from '../storage/node-rows'
 
@@ -52,7 +53,7 @@ export class WriterThread {
     worker.addEventListener('message', (event: MessageEvent<WriterToHub[]>) => {
       for (const message of event.data) this.onMessage(worker, message)
     })
-    worker.addEventListener('error', (event) => this.onDeath(worker, `writer crashed: ${(event as ErrorEvent).message}`, false))
+    worker.addEventListener('error', (event) => this.onDeath(worker, `writer crashed: ${errorText(event)}`, false))
     worker.addEventListener('close', () => this.onDeath(worker, 'writer exited', false))
     this.post({ type: 'open', settings: this.settings }, true)
   }
@@ -92,7 +93,7 @@ export class WriterThread {
       worker.addEventListener('message', (event: MessageEvent<WriterToHub[]>) => {
         if (event.data.some((message) => message.type === 'closed')) finish({ committed: true })
       })
-      worker.addEventListener('error', (event) => finish({ committed: false, reason: `the writer crashed while closing: ${(event as ErrorEvent).message}` }))
+      worker.addEventListener('error', (event) => finish({ committed: false, reason: `the writer crashed while closing: ${errorText(event)}` }))
       worker.addEventListener('close', () => finish({ committed: false, reason: 'the writer exited while closing' }))
       outbox.send({ type: 'close' })
     })

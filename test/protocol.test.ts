@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import type { WriterFault } from '../src/faults/hooks'
+import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
+import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+/** The actor protocol under faults: every 200 is true, state follows commits, state is bounded. */
+
+let master: RunningMaster | undefined
+afterEach(async () => {
+  master = await disposeMaster(master)
+})
+
+const inject = (fault: WriterFault) => master!.faults.writer(fault)
+const nodes = (count: number, ts: number, prefix = 'n') =>
+  Array.from({ length: count }, (_, index) => nodeSnapshot(`${prefix}${index}`, ts, { cpu: index % 100 }))
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const started = performance.now()
+  while (!(await condition())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await Bun.sleep(10)
+  }
+}
+
+const storedTs = (m: RunningMaster, clusterId: string, node: string) =>
+  readDb<{ snapshot_ms: number }>(m.dbPath, 'SELECT snapshot_ms FROM node_metrics_latest WHERE cluster_id = ? AND node_name = ?', clusterId, node)[0]
+    ?.snapshot_ms
+
+describe('answers reach the right agent', () => {
+  test('an ingest thread restarted with requests waiting behind a slow writer: every 200 is in the database when it arrives', async () => {
+    master = await startTestMaster()
+    inject({ kind: 'delay', ms: 1_500 })
+    const t0 = Date.now() - 60_000
+    // Requests 1–5 of the first ingest thread wait for a transaction that takes 1.5 s.
+    const old = Array.from({ length: 5 }, (_, index) =>
+      postSnapshot(master!.ingest, clusterSnapshot(`old${index}`, nodes(2, t0)), { clusterId: `old${index}` }).catch(() => undefined))
+    await waitFor(() => master!.hub.waitingBatches === 5, 2_000)
+    master.faults.crashIngest()
+    // The new thread numbers its requests from 1 again: the old commits must not answer them.
+    await waitFor(async () => {
+      try {
+        return (await fetch(`${master!.ingest}/agent/commands`, { signal: AbortSignal.timeout(50) })).status > 0
+      } catch (error) {
+        return (error as Error).name === 'TimeoutError' // a held poll: the new thread listens
+      }
+    }, 5_000)
+    const checks = await Promise.all(Array.from({ length: 8 }, async (_, index) => {
+      const ts = t0 + 1_000 + index
+      const response = await postSnapshot(master!.ingest, clusterSnapshot(`new${index}`, [nodeSnapshot('x', ts)]), { clusterId: `new${index}` })
+      // Read at the moment of the 200: the snapshot must already be committed.
+      return { status: response.status, stored: storedTs(master!, `new${index}`, 'x'), ts }
+    }))
+    for (const check of checks) {
+      expect(check.status).toBe(200)
+      expect(check.stored).toBe(check.ts)
+    }
+    await Promise.all(old)
+    expect(master.hub.waitingBatches).toBe(0)
+  })
+})
+
+describe('fair admission', () => {
+  test('one agent posting huge snapshots in a loop earns nine normal agents no 503', async () => {
+    master = await startTestMaster({ WRITE_QUEUE_LIMIT: '2000' })
+    inject({ kind: 'delay', ms: 50 })
+    const t0 = Date.now() - 60_000
+    const greedyBody = clusterSnapshot('greedy', nodes(1_990, t0, 'g'))
+    const until = Date.now() + 3_000
+    const greedy: number[] = []
+    const normal: number[] = []
+    const greedyLoop = async () => {
+      while (Date.now() < until) greedy.push((await postSnapshot(master!.ingest, greedyBody, { clusterId: 'greedy' })).status)
+    }
+    const normalLoop = async (agent: number) => {
+      for (let round = 0; Date.now() < until; round++) {
+        const body = clusterSnapshot(`normal${agent}`, nodes(10, t0 + round))
+        normal.push((await postSnapshot(master!.ingest, body, { clusterId: `normal${agent}` })).status)
+      }
+    }
+    await Promise.all([...Array.from({ length: 4 }, greedyLoop), ...Array.from({ length: 9 }, (_, agent) => normalLoop(agent))])
+    expect(greedy.filter((status) => status === 503).length).toBeGreaterThan(0) // the queue was contended
+    expect(greedy.filter((status) => status === 200).length).toBeGreaterThan(0) // and the greedy one still served
+    expect(normal.length).toBeGreaterThan(9)
+    expect(normal.filter((status) => status !== 200)).toEqual([])
+  })
+})
+
+describe('bounded state', () => {
+  test('MAX_CLUSTERS bounds what heartbeats can create; silent clusters and removed nodes are forgotten after RETENTION', async () => {
+    let now = Date.now()
+    master = await startTestMaster({ MAX_CLUSTERS: '3', RETENTION: '1h', SAMPLE_INTERVAL: '1m' }, undefined, { now: () => now })
+    const heartbeat = (clusterId: string) => fetch(`${master!.ingest}/agent/heartbeat`, { method: 'POST', headers: { 'x-cluster-id': clusterId } })
+    expect((await postSnapshot(master.ingest, clusterSnapshot('a', nodes(2, now - 1_000)), { clusterId: 'a' })).status).toBe(200)
+    expect((await heartbeat('b')).status).toBe(200)
+    expect((await heartbeat('c')).status).toBe(200)
+    const refused = await heartbeat('d')
+    expect(refused.status).toBe(429)
+    expect(await refused.json()).toMatchObject({ error: 'too_many_clusters', message: expect.stringContaining('MAX_CLUSTERS') })
+    expect(refused.headers.get('retry-after')).toBeTruthy()
+    const refusedSnapshot = await postSnapshot(master.ingest, clusterSnapshot('d', nodes(1, now - 1_000)), { clusterId: 'd' })
+    expect(refusedSnapshot.status).toBe(429)
+    expect((await heartbeat('a')).status).toBe(200) // a known cluster is never refused
+    expect(master.hub.clusterCount).toBe(3)
+
+    // Cached before the cleanup: the node list of "a".
+    expect(Object.keys((await getJson(`${master.api}/api/v2/clusters/a/node-metrics`)).body.nodes)).toEqual(['n0', 'n1'])
+
+    // Two hours later, by the master's clock: the nodes leave the store, the silent clusters the DataHub.
+    now += 2 * 3_600_000
+    master.cleanup(now)
+    await waitFor(() => master!.hub.clusterCount === 0, 2_000)
+    expect(readDb(master.dbPath, 'SELECT * FROM node_metrics_latest')).toEqual([])
+    await waitFor(async () => (await getJson(`${master!.api}/api/v2/clusters`)).body.clusters.length === 0, 2_000)
+    expect((await getJson(`${master.api}/api/v2/clusters/a/node-metrics`)).body).toMatchObject({ nodes: {}, node_status: {} })
+    expect((await heartbeat('d')).status).toBe(200) // room again
+  })
+})
+
+describe('shutdown', () => {
+  test('a writer that dies during shutdown: stop still ends within 10 s, says what was not committed, keeps every 200', async () => {
+    master = await startTestMaster()
+    const t0 = Date.now() - 60_000
+    const acknowledged = await Promise.all(Array.from({ length: 5 }, (_, index) =>
+      postSnapshot(master!.ingest, clusterSnapshot(`c${index}`, nodes(3, t0)), { clusterId: `c${index}` })))
+    expect(acknowledged.map((response) => response.status)).toEqual([200, 200, 200, 200, 200])
+    inject({ kind: 'crash-on-close' })
+    const started = performance.now()
+    const report = await master.stop()
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(report.problems).toHaveLength(1)
+    expect(report.problems[0]).toMatch(/crashed while closing: injected writer crash at close: 0 node row.*everything acknowledged is committed/)
+    expect(readDb(master.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_latest')).toEqual([{ n: 15 }])
+    master = await disposeMaster({ ...master, stop: async () => ({ problems: [] }) })
+  })
+})
