@@ -127,6 +127,17 @@ describe.skipIf(!available)('the built-in dashboard in a real browser', () => {
     expect((await drawn()).every((painted) => painted > 100)).toBe(true)
     expect(await page.textContent('h1')).toBe(node)
     expect(await page.textContent('#details')).toContain('Top processes')
+    // Status and figures come from the node's own route (headers), not from the cluster's whole list.
+    const cluster = await page.$eval('#cluster', (select) => (select as any).value)
+    const nodeUrl = `/api/v2/clusters/${cluster}/node-metrics/${node}`
+    const own = await fetch(`${master.api}${nodeUrl}`, { headers: auth })
+    const figures = JSON.parse(own.headers.get('x-node-figures')!)
+    expect(await page.$eval('#details dl dd', (dd) => dd.textContent)).toBe(own.headers.get('x-node-status'))
+    expect(await page.textContent('#details')).toContain(`CPU ${figures.cpu_usage.toFixed(1)}%`)
+    const requested: string[] = []
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname))
+    await page.waitForRequest((request) => new URL(request.url()).pathname === nodeUrl, { timeout: 10_000 }) // the 5 s refresh
+    expect(requested).not.toContain(`/api/v2/clusters/${cluster}/node-metrics`)
     await page.screenshot({ path: join(ARTIFACTS, 'node-24h.png'), fullPage: true })
 
     const history = page.waitForResponse((response) => response.url().includes('/history?start='))
@@ -135,7 +146,7 @@ describe.skipIf(!available)('the built-in dashboard in a real browser', () => {
     expect(await page.$eval('button[data-range="7d"]', (button) => button.classList.contains('active'))).toBe(true)
     expect((await drawn()).every((painted) => painted > 100)).toBe(true)
     await page.screenshot({ path: join(ARTIFACTS, 'node-7d.png'), fullPage: true })
-  })
+  }, 20_000)
 
   test('dark theme follows the system, and a phone-sized screen needs no sideways scrolling', async () => {
     await page.goto(`${master.api}/#/`)

@@ -146,8 +146,9 @@ describe('wrong methods', () => {
 
   test('a known route with the wrong method is a 405 JSON error with Allow, on both ports', async () => {
     const cases: [string, string, string][] = [
-      [`${master.api}/api/v2/clusters/c1/node-metrics`, 'DELETE', 'GET'],
-      [`${master.api}/api/v2/clusters/c1/node-metrics/n1/history`, 'POST', 'GET'],
+      // A GET route answers HEAD as well, so Allow names both.
+      [`${master.api}/api/v2/clusters/c1/node-metrics`, 'DELETE', 'GET, HEAD'],
+      [`${master.api}/api/v2/clusters/c1/node-metrics/n1/history`, 'POST', 'GET, HEAD'],
       [`${master.ingest}/agent/snapshot`, 'GET', 'POST'],
       [`${master.ingest}/agent/heartbeat`, 'PUT', 'POST'],
     ]

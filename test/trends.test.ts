@@ -93,8 +93,11 @@ describe('history over HTTP', () => {
       await post('b', base + i * 1_000, 50)
     }
     await post('other', base, 99, 'elsewhere')
-    const { status, body } = await getJson(`${master.api}/api/v2/clusters/c/history?metric=cpu_usage&hours=1`)
+    // Every SAMPLE_INTERVAL point when asked for with step; without step or max_points, at most 300 points.
+    const { status, body } = await getJson(`${master.api}/api/v2/clusters/c/history?metric=cpu_usage&hours=1&step=1`)
     expect(status).toBe(200)
+    const bounded = await getJson(`${master.api}/api/v2/clusters/c/history?metric=cpu_usage&hours=1`)
+    expect(bounded.body.step).toBe(Math.ceil(3_600 / 299))
     expect(body).toMatchObject({ cluster_id: 'c', metric: 'cpu_usage', tier: 'raw', step: 1 })
     expect(Object.keys(body.nodes)).toEqual(['a', 'b'])
     expect(body.nodes.a.map((point: { value: number }) => point.value)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
@@ -111,12 +114,12 @@ describe('history over HTTP', () => {
     await post('n1', Date.now() - 1_000, 10)
     const history = `${master.api}/api/v2/clusters/c/node-metrics/n1/history`
     const cases: [string, RegExp][] = [
-      [`${history}?start=yesterday`, /'start' "yesterday": expected epoch milliseconds or RFC 3339/],
+      [`${history}?start=yesterday`, /'start' "yesterday": expected epoch seconds, epoch milliseconds or RFC 3339/],
       [`${history}?hours=2&start=${Date.now() - HOUR}`, /either hours or start\/end/],
       [`${history}?start=${Date.now()}&end=${Date.now() - HOUR}`, /start must be before end/],
       [`${history}?step=soon`, /'step' "soon"/],
       [`${history}?step=9223372036854775808`, /'step' .*up to 10 years/],
-      [`${history}?start=-1`, /'start' "-1": expected epoch milliseconds or RFC 3339/],
+      [`${history}?start=-1`, /'start' "-1": expected epoch seconds, epoch milliseconds or RFC 3339/],
       [`${history}?start=2026-02-30T00:00:00Z`, /'start' "2026-02-30T00:00:00Z"/],
       [`${history}?start=${Date.now() - HOUR}&end=99999999999999999`, /'end'/],
       [`${history}?max_points=1`, /max_points/],

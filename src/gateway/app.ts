@@ -7,13 +7,17 @@ import { summarize } from '../metrics/summary'
 import {
   ClusterList, ClusterNodeMetrics, EnvelopeBody, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
 } from '../model'
-import { resolveRange, type HistoryRange } from '../metrics/range'
+import { checkFleetSize, fleetMaxPoints, resolveRange, type HistoryRange } from '../metrics/range'
 import type { Tier } from '../storage/tiers'
 import type { FleetStatus } from './status'
 import type { LatestFigures, MetricsReader, NodeList } from '../storage/metrics-reader'
 import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
 import { ListCache } from './list-cache'
+import { LatestIndex } from './latest-index'
+import { isPublicRoute } from './public-routes'
+import { explicitParams } from '../http/query'
+import { NodeFigures, NodeStatus } from '../model/summary'
 import { dashboardRoutes } from '../dashboard/routes'
 import { agentPaths } from './agent-docs'
 import { atlhyperHistory, atlhyperNode, atlhyperNodeList, atlhyperSummary } from './atlhyper'
@@ -43,6 +47,8 @@ export interface GatewayDeps {
 
 const HOUR_MS = 3_600_000
 const LIST_CACHE_BYTES = 64 * 1024 * 1024
+/** Latest figure rows kept for the node route and the fleet size check (~0.5 KiB each). */
+const LATEST_INDEX_ROWS = 200_000
 const utf8 = new TextEncoder()
 
 const ClusterParams = t.Object({ clusterId: Name })
@@ -51,12 +57,29 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }
 const security = [{ bearer: [] }]
 
 /**
+ * The node route's answer: the body is the agent's bytes, so what the master knows of the node
+ * travels in headers. The swagger plugin copies a response schema's other keys onto the
+ * response object, which is where OpenAPI documents headers.
+ */
+const NodeResponse = {
+  ...NodeMetricsSnapshot,
+  headers: {
+    'x-node-status': { description: NodeStatus.description, schema: NodeStatus },
+    'x-node-figures': {
+      description: "the node's figures as the master derived them (the node list's node_figures entry), as JSON",
+      content: { 'application/json': { schema: NodeFigures } },
+    },
+  },
+} as unknown as typeof NodeMetricsSnapshot
+
+/**
  * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new ListCache(LIST_CACHE_BYTES)
+  const latest = new LatestIndex(reader, dataVersion, LATEST_INDEX_ROWS)
   /**
    * A cluster's node list, megabytes for a large cluster. Status changes with the clock, so it is
    * worked out for every answer from the small figure columns; the answer itself is built once per
@@ -64,7 +87,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
    * one transaction (a commit between two reads would make the summary disagree with the nodes).
    */
   const cachedNodeList = (key: string, clusterId: string, build: (list: NodeList, isStale: (row: LatestFigures) => boolean) => Uint8Array) => {
-    const figures = reader.listFigures(clusterId)
+    const figures = latest.get(clusterId).rows
     const statusOf = status.nodeStatus(clusterId)
     const isStale = (row: LatestFigures) => statusOf(row.received_ms) === 'stale'
     const stale = figures.filter(isStale).map((row) => row.node_name)
@@ -77,7 +100,17 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
   }
   // The app's own routes, for 405 answers; bound once the app exists.
   let routes: () => readonly { method: string; path: string }[] = () => []
-  const app = new Elysia()
+  // strictPath: `/metrics/` or `…/node-metrics/` (an empty node name) are no route at all (404),
+  // rather than another spelling of a route.
+  const app = new Elysia({ strictPath: true })
+    // Transform runs before validation: a caller without a token learns nothing from a 400. Decided
+    // by the route that matched, not the request's path (the two can differ: a doubled slash, and
+    // Elysia reads the path of a request with a very short Host header from the wrong offset), and
+    // every route needs a token but the public ones: a route added later is guarded by default.
+    // Registered first, so it runs for the plugins' routes too.
+    .onTransform({ as: 'global' }, ({ request, route }) => {
+      if (!isPublicRoute(request.method, route)) auth.check(request.headers.get('authorization'))
+    })
     .use(
       // The plugin writes the OpenAPI document; its own page loads Swagger UI from a CDN, so it is
       // moved aside and /swagger is served from local assets by the dashboard routes.
@@ -111,7 +144,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         },
       }),
     )
-    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(routes(), request)))
+    .onError(({ code, error, request }) => renderError(code, error, () => methodsForPath(routes(), request, true)))
     // Off by default: an open API on loopback must not be readable by any page the operator visits.
     // AtlHyper's web UI runs on an origin of its own and needs its origin listed.
     .use(corsOrigins.length === 0 ? new Elysia() : cors({
@@ -121,12 +154,6 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       credentials: false,
     }))
     .use(dashboardRoutes())
-    // Transform runs before validation: a caller without a token learns nothing from a 400.
-    // By the route that matched, not the request's path: the two can differ (a trailing slash, and
-    // Elysia reads the path of a request with a very short Host header from the wrong offset).
-    .onTransform(({ request, route }) => {
-      if (route.startsWith('/api/') || route === '/metrics') auth.check(request.headers.get('authorization'))
-    })
     .get(
       '/metrics',
       async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
@@ -139,7 +166,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
             'Text exposition format. nmm_* describe the master (snapshots received and rejected by reason, writer ' +
             'queue, commit size and time, database size, cleanup); node_* give each node\'s latest figures, labelled ' +
             'cluster and node.',
-          responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+          responses: {
+            200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+            401: { description: 'no or a wrong token (API_TOKENS)', content: { 'application/json': { schema: ErrorBody } } },
+          },
         },
       },
     )
@@ -238,18 +268,34 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName',
-      ({ params }) => jsonTextResponse(findNode(reader, params.clusterId, params.nodeName).snapshot),
+      ({ params }) => {
+        const { snapshot } = findNode(reader, params.clusterId, params.nodeName)
+        const row = latest.get(params.clusterId).byName.get(params.nodeName)
+        const headers: Record<string, string> = {}
+        if (row) {
+          headers['x-node-status'] = status.nodeStatus(params.clusterId)(row.received_ms)
+          headers['x-node-figures'] = JSON.stringify(figuresOf(row))
+        }
+        return jsonTextResponse(snapshot, 200, headers)
+      },
       {
         params: NodeParams,
-        response: { 200: NodeMetricsSnapshot, ...errors },
-        detail: { tags: ['node-metrics'], security, summary: 'Latest metrics of one node' },
+        response: { 200: NodeResponse, ...errors },
+        detail: {
+          tags: ['node-metrics'],
+          security,
+          summary: 'Latest metrics of one node',
+          description:
+            'The body is the snapshot byte for byte as its agent sent it; the node\'s status and derived figures are in the ' +
+            'x-node-status and x-node-figures headers, as the node list gives them.',
+        },
       },
     )
     .get(
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName/history',
-      ({ params, query }) => {
+      ({ params, query, request }) => {
         const nodeId = historyNodeId(reader, params.clusterId, params.nodeName)
-        const range = resolveRange(query, tiers)
+        const range = resolveRange(explicitParams(query, request.url), tiers)
         const history = reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
         return jsonResponse({ node_name: params.nodeName, ...rangeFields(range), points: history.length, history } satisfies NodeHistory)
       },
@@ -270,8 +316,12 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters/:clusterId/history',
-      ({ params, query }) => {
-        const range = resolveRange(query, tiers)
+      ({ params, query, request }) => {
+        const given = explicitParams(query, request.url)
+        // Sized before it runs: the node count is one cached read, the points follow from the range.
+        const nodes = latest.get(params.clusterId).rows.length
+        const range = resolveRange({ ...given, max_points: fleetMaxPoints(given, nodes) }, tiers)
+        checkFleetSize(nodes, range)
         const series = reader.fleetHistory(params.clusterId, query.metric, range.tier, range.fromS, range.toS, range.widthS)
         const body: FleetHistory = { cluster_id: params.clusterId, metric: query.metric, ...rangeFields(range), nodes: Object.fromEntries(series) }
         return jsonResponse(body)
@@ -284,7 +334,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           tags: ['node-metrics'],
           security,
           summary: 'One metric of every node of a cluster, for the fleet overview chart',
-          description: 'The same ranges and buckets as a node history, e.g. `?metric=cpu_usage&hours=24&max_points=300`.',
+          description:
+            'The same ranges and buckets as a node history, e.g. `?metric=cpu_usage&hours=24&max_points=300`, but without ' +
+            '`step` or `max_points` at most 300 points per node. One answer holds at most 200,000 values (nodes × points): ' +
+            'past it, 400 `too_many_points` before anything is read — narrow the range or set max_points or a wider step.',
         },
       },
     )

@@ -61,12 +61,16 @@ function validationMessage(error: unknown): string {
   return `invalid ${place}${name} ${JSON.stringify(valueError?.value)}: expected ${expected}`
 }
 
-/** The methods some route of `routes` answers at the request's path (empty: no route has the path). */
-export function methodsForPath(routes: readonly { method: string; path: string }[], request: Request): string[] {
+/**
+ * The methods some route of `routes` answers at the request's path (empty: no route has the path).
+ * `strict` as the app routes (Elysia's strictPath): then `/metrics/` is no route, so 404, not 405.
+ * A GET route answers HEAD too.
+ */
+export function methodsForPath(routes: readonly { method: string; path: string }[], request: Request, strict = false): string[] {
   const pathname = pathnameOf(request.url)
   const methods = routes
-    .filter((route) => routePattern(route.path).test(pathname))
-    .map((route) => route.method.toUpperCase())
+    .filter((route) => routePattern(route.path, strict).test(pathname))
+    .flatMap((route) => (route.method.toUpperCase() === 'GET' ? ['GET', 'HEAD'] : [route.method.toUpperCase()]))
   return [...new Set(methods)].sort()
 }
 
@@ -80,7 +84,7 @@ export function pathnameOf(url: string): string {
   return path ? (path.startsWith('/') ? path : `/${path}`) : '/'
 }
 
-const routePattern = (path: string) =>
-  new RegExp(`^${path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : escapeRegExp(part))).join('/')}/?$`)
+const routePattern = (path: string, strict: boolean) =>
+  new RegExp(`^${path.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : escapeRegExp(part))).join('/')}${strict ? '' : '/?'}$`)
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')

@@ -11,14 +11,23 @@ import { Name, NodeMetricsSnapshot } from './node-metrics'
 export const AtlHyperQuery = t.Object({ cluster_id: Name })
 export const AtlHyperHistoryQuery = t.Object({
   cluster_id: Name,
-  hours: t.Optional(t.String({ description: "hours of history; as in AtlHyper, anything but a positive integer reads 24 (and past 720, 720)" })),
+  hours: t.Optional(
+    t.String({
+      description: "hours of history, read as AtlHyper reads it (Go's strconv.Atoi): anything but a positive decimal integer within int64 reads 24, past 720 reads 720",
+    }),
+  ),
 })
 
-/** AtlHyper's reading of `hours` (Go's strconv.Atoi, then > 0), else 24; RETENTION's default 30 days hold 720. */
+/**
+ * AtlHyper's reading of `hours`: Go's strconv.Atoi (optional sign, decimal digits, within int64 —
+ * past it Atoi fails), then anything but a positive integer is 24; RETENTION's default 30 days
+ * hold 720. Kept as AtlHyper's UI expects it, so it is a string here, not a checked integer.
+ */
 export function atlhyperHours(text: string | undefined): number {
-  const integer = text !== undefined && /^[+-]?\d+$/.test(text) ? Number(text) : Number.NaN
-  const hours = Number.isFinite(integer) && Math.abs(integer) <= 2 ** 63 ? integer : 0 // past int64, Atoi fails
-  return hours > 0 ? Math.min(hours, 720) : 24
+  if (text === undefined || !/^[+-]?\d+$/.test(text)) return 24
+  const integer = BigInt(text) // exact: 2^63 must fail as Atoi does, which a double cannot tell from 2^63 - 1
+  if (integer < -(2n ** 63n) || integer > 2n ** 63n - 1n || integer <= 0n) return 24
+  return integer > 720n ? 720 : Number(integer)
 }
 
 const number = (description: string) => t.Number({ description })

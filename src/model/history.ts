@@ -1,7 +1,9 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type StaticDecode } from '@sinclair/typebox'
 import { t, type Static } from 'elysia'
 import { FIGURE_FIELDS, FIGURES, type FigureField } from './figures'
 import { numberOrNull } from './scalars'
+import { DecimalInteger } from './query'
+import { DEFAULT_FLEET_POINTS, MAX_FLEET_VALUES } from '../metrics/range'
 
 const UNIT_NAMES: Record<string, string> = { '%': '%', '°C': '°C', 'B/s': 'bytes/s', '': 'no unit' }
 
@@ -26,21 +28,30 @@ export type HistoryPoint = Static<typeof HistoryPoint>
 export const METRICS = FIGURE_FIELDS
 export type Metric = FigureField
 
-/** Query parameters that pick a time range and its resolution. Elysia's t.Integer coerces query text. */
+const time = (what: string) =>
+  `${what}: RFC 3339, or a bare number — epoch seconds when below 10^11 (1e11 ms would be 1973), epoch milliseconds otherwise`
+
+/**
+ * Query parameters that pick a time range and its resolution. Integers are plain decimal digits
+ * (model/query.ts): `0x10`, `1e1` or `5.0` are refused, not read as numbers.
+ */
 const RangeQuery = {
   hours: t.Optional(
-    t.Integer({ minimum: 1, maximum: 720, description: 'hours of history to return, an integer from 1 to 720 (default 24)' }),
+    DecimalInteger({ minimum: 1, maximum: 720, default: 24, description: 'hours of history up to `end`, an integer from 1 to 720 (default 24; not with start)' }),
   ),
-  start: t.Optional(t.String({ description: 'range start: epoch milliseconds or RFC 3339 (instead of hours)' })),
-  end: t.Optional(t.String({ description: 'range end: epoch milliseconds or RFC 3339 (default: now)' })),
+  start: t.Optional(t.String({ description: time('range start (instead of hours)') })),
+  end: t.Optional(t.String({ description: time('range end (default: now)') })),
   step: t.Optional(t.String({ description: 'bucket width, e.g. 15m, 1h, or seconds; points are averaged (and peaks kept) per bucket' })),
-  max_points: t.Optional(
-    t.Integer({ minimum: 2, maximum: 10_000, description: 'max_points: at most this many points (buckets widen to fit), an integer from 2 to 10000' }),
-  ),
 }
 
-export const HistoryQuery = t.Object(RangeQuery)
-export type HistoryQuery = Static<typeof HistoryQuery>
+const maxPoints = (description: string, fallback?: number) =>
+  t.Optional(DecimalInteger({ minimum: 2, maximum: 10_000, ...(fallback === undefined ? {} : { default: fallback }), description }))
+
+export const HistoryQuery = t.Object({
+  ...RangeQuery,
+  max_points: maxPoints('at most this many points (buckets widen to fit), an integer from 2 to 10000; without it and step, every SAMPLE_INTERVAL point'),
+})
+export type HistoryQuery = StaticDecode<typeof HistoryQuery>
 
 const RangeFields = {
   hours: Type.Integer({ description: 'hours the range spans (rounded up)' }),
@@ -63,6 +74,11 @@ export type NodeHistory = Static<typeof NodeHistory>
 export const FleetHistoryQuery = t.Object({
   metric: t.Union(METRICS.map((metric) => t.Literal(metric)), { description: `one of ${METRICS.join(', ')}` }),
   ...RangeQuery,
+  max_points: maxPoints(
+    `at most this many points per node (buckets widen to fit), an integer from 2 to 10000. Without it and step: ` +
+      `${DEFAULT_FLEET_POINTS}, or fewer on a cluster so large that nodes × points would pass ${MAX_FLEET_VALUES}`,
+    DEFAULT_FLEET_POINTS,
+  ),
 })
 
 export const FleetPoint = t.Object({

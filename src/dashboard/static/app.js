@@ -44,15 +44,20 @@ const css = (name) => getComputedStyle(document.documentElement).getPropertyValu
 
 // ---- API, with the token asked for once and kept in the browser ----
 async function api(path) {
+  return (await apiResponse(path)).body
+}
+
+/** The JSON body with the response headers (the node route's status and figures travel in headers). */
+async function apiResponse(path) {
   const token = localStorage.getItem(TOKEN_KEY)
   const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
   if (response.status === 401) {
     await askForToken(token !== null)
-    return api(path)
+    return apiResponse(path)
   }
   const body = await response.json()
   if (!response.ok) throw new Error(body.message ?? response.statusText)
-  return body
+  return { body, headers: response.headers }
 }
 
 let tokenPrompt
@@ -337,11 +342,9 @@ function nodePage(cluster, node) {
 
   return every(async () => {
     await loadClusters()
-    const [snapshot, list] = await Promise.all([
-      api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`),
-      api(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics`),
-    ])
-    renderDetails(snapshot, list.node_status[node] ?? 'online', list.node_figures[node])
+    // The node's own route: its body is the snapshot as sent, its status and figures are headers.
+    const { body: snapshot, headers } = await apiResponse(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`)
+    renderDetails(snapshot, headers.get('x-node-status') ?? 'online', JSON.parse(headers.get('x-node-figures') ?? '{}'))
     await loadHistory()
   })
 }

@@ -1,0 +1,55 @@
+import type { LatestFigures, MetricsReader } from '../storage/metrics-reader'
+
+interface Entry {
+  version: string
+  rows: LatestFigures[]
+  byName: Map<string, LatestFigures>
+}
+
+/**
+ * Each cluster's latest figure rows, read once per state of its data (DataHub.dataVersion) and
+ * kept for the answers in between: the node route's status and figures and the fleet-history
+ * size check need one node or the node count, and a cluster's list is read once, not per request.
+ * Bounded by total rows, least recently used first out.
+ */
+export class LatestIndex {
+  private readonly entries = new Map<string, Entry>()
+  private rowCount = 0
+
+  constructor(
+    private readonly reader: MetricsReader,
+    private readonly dataVersion: (clusterId: string) => string,
+    private readonly maxRows: number,
+  ) {}
+
+  /** The cluster's rows by node name (in name order), current as of this call. */
+  get(clusterId: string): Entry {
+    // The version is read before the rows: rows newer than their label are read again next time, never the reverse.
+    const version = this.dataVersion(clusterId)
+    const cached = this.entries.get(clusterId)
+    if (cached?.version === version) {
+      this.entries.delete(clusterId) // re-insert: Map order is the recency order
+      this.entries.set(clusterId, cached)
+      return cached
+    }
+    const rows = this.reader.listFigures(clusterId)
+    const entry = { version, rows, byName: new Map(rows.map((row) => [row.node_name, row])) }
+    this.remove(clusterId)
+    if (rows.length <= this.maxRows) {
+      this.entries.set(clusterId, entry)
+      this.rowCount += rows.length
+      for (const [oldest] of this.entries) {
+        if (this.rowCount <= this.maxRows) break
+        this.remove(oldest)
+      }
+    }
+    return entry
+  }
+
+  private remove(clusterId: string): void {
+    const entry = this.entries.get(clusterId)
+    if (!entry) return
+    this.entries.delete(clusterId)
+    this.rowCount -= entry.rows.length
+  }
+}
