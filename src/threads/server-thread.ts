@@ -14,6 +14,7 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
   private readonly outbox: Mailbox<ToWorker>
   private stopping = false
   private dead = false
+  private listening = false
   private settleStop: ((clean: boolean) => void) | undefined
 
   constructor(
@@ -49,6 +50,7 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
           const lifecycle = message as ServerLifecycle
           if (lifecycle.type === 'listening') {
             started = true
+            this.listening = true
             resolve(lifecycle.port)
           } else if (lifecycle.type === 'failed') {
             this.dead = true
@@ -77,6 +79,7 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
    */
   stop(stopMessage: ToWorker, deadlineMs: number): Promise<boolean> {
     this.stopping = true
+    if (!this.listening) this.terminate() // nothing to answer: it never served
     if (this.dead) return Promise.resolve(true)
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), deadlineMs)

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** How the master refuses to start, as an operator sees it: the exit code, one clear line, no debris. */
+
+const root = `${import.meta.dir}/..`
+let dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  dirs = []
+})
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-startup-'))
+  dirs.push(dir)
+  return dir
+}
+
+async function start(env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(['bun', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000)
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  clearTimeout(timer)
+  return { code, output: stdout + stderr }
+}
+
+describe('a damaged database file refuses to start (exit code 2)', () => {
+  test('not a database at all', async () => {
+    const dbPath = join(tempDir(), 'metrics.db')
+    writeFileSync(dbPath, 'this is not an SQLite file'.repeat(200))
+    const { code, output } = await start({ DB_PATH: dbPath })
+    expect(code).toBe(2)
+    expect(output).toContain(`cannot start: cannot open ${dbPath}`)
+    expect(output).toMatch(/not a database/)
+  })
+
+  test('a database whose pages are damaged: PRAGMA quick_check says so', async () => {
+    const dbPath = join(tempDir(), 'metrics.db')
+    const db = new Database(dbPath, { create: true })
+    db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, text TEXT)')
+    const insert = db.query('INSERT INTO filler (text) VALUES (?)')
+    for (let i = 0; i < 2_000; i++) insert.run(`row ${i} ${'x'.repeat(200)}`)
+    db.close()
+    // Scribble over the middle of the file: the b-tree pages there no longer make sense.
+    const fd = openSync(dbPath, 'r+')
+    writeSync(fd, Buffer.alloc(8192, 0xa5), 0, 8192, Math.floor(statSync(dbPath).size / 2 / 4096) * 4096)
+    closeSync(fd)
+    const { code, output } = await start({ DB_PATH: dbPath })
+    expect(code).toBe(2)
+    expect(output).toMatch(/damaged \(PRAGMA quick_check: .+\); restore it from a backup or move it aside/)
+  })
+})
+
+describe('a busy port', () => {
+  for (const variable of ['PORT', 'INGEST_PORT'] as const) {
+    test(`${variable} taken: the error names the port and the variable; no -wal or -shm is left behind`, async () => {
+      const dir = tempDir()
+      const dbPath = join(dir, 'metrics.db')
+      const squatter = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+      try {
+        const { code, output } = await start({ DB_PATH: dbPath, [variable]: String(squatter.port) })
+        expect(code).toBe(1)
+        expect(output).toContain(`cannot listen on 127.0.0.1:${squatter.port}`)
+        expect(output).toContain(`(${variable})`)
+        expect(output).not.toContain("Elysia isn't running")
+        expect(existsSync(dbPath)).toBe(true) // created, with its schema, and closed cleanly
+        expect(readdirSync(dir).sort()).toEqual(['metrics.db'])
+      } finally {
+        squatter.stop(true)
+      }
+    })
+  }
+})
