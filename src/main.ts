@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, missingTokens } from './config/config'
 import { StartError, startMaster } from './master'
 
-/** `bun run start`: the master with its configuration from the environment (DESIGN §7). */
+/** `bun run start`: the master with its configuration from the environment (docs/design.md §7). */
 let config
 try {
   config = loadConfig()

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../src/config/config'
 import { parseAgentTokens, parseDuration } from '../src/config/parse'
 
 describe('configuration', () => {
-  test('defaults are those of DESIGN §7', () => {
+  test('defaults are those of docs/design.md §7', () => {
     const config = loadConfig({})
     expect(config).toMatchObject({
       host: '127.0.0.1', port: 8080, ingestPort: 8081, dbPath: './data/metrics.db',

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { gatewayApp, type GatewayDeps } from '../src/gateway/app'
 import { PUBLIC_ROUTES } from '../src/gateway/public-routes'
-import { bucketCount, checkFleetSize, fleetMaxPoints, MAX_FLEET_VALUES, resolveRange } from '../src/metrics/range'
+import { bucketCount, checkFleetSize, fleetMaxPoints, MAX_FLEET_VALUES, resolveRange } from '../src/gateway/range'
 import { historyTiers } from '../src/storage/tiers'
 import { getJson, postSnapshot, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'

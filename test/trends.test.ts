@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import { resolveRange } from '../src/metrics/range'
+import { resolveRange } from '../src/gateway/range'
 import { historyTiers } from '../src/storage/tiers'
 import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'

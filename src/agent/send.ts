@@ -1,5 +1,5 @@
 /**
- * One agent request as the wire format has it (DESIGN §3): a gzipped ClusterSnapshot with
+ * One agent request as the wire format has it (docs/design.md §3): a gzipped ClusterSnapshot with
  * X-Cluster-ID and, where agent tokens are in force, a bearer token. The agent, the simulator
  * and the benchmark all send through here.
  */

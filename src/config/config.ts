@@ -2,7 +2,7 @@ import { parseAgentNetworks } from '../auth/networks'
 import { DEFAULT_NET_EXCLUDE } from '../figures/network'
 import { parseAgentTokens, parseCount, parseDuration, parseFlag, parsePort, parseSize, parseTokenList } from './parse'
 
-/** The master's settings (DESIGN §7). Durations are milliseconds, sizes bytes. */
+/** The master's settings (docs/design.md §7). Durations are milliseconds, sizes bytes. */
 export interface Config {
   host: string
   port: number

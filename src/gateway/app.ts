@@ -3,11 +3,11 @@ import { swagger } from '@elysiajs/swagger'
 import { Elysia, t } from 'elysia'
 import { ApiAuth } from '../auth/tokens'
 import { HttpError, jsonResponse, jsonTextResponse, methodsForPath, renderError } from '../http/errors'
-import { summarize } from '../metrics/summary'
+import { summarize } from './summary'
 import {
   ClusterList, ClusterNodeMetrics, EnvelopeBody, ErrorBody, FleetHistory, FleetHistoryQuery, Health, HistoryQuery, Name, NodeHistory, NodeMetricsSnapshot,
 } from '../model'
-import { checkFleetSize, fleetMaxPoints, resolveRange, type HistoryRange } from '../metrics/range'
+import { checkFleetSize, fleetMaxPoints, resolveRange, type HistoryRange } from './range'
 import type { Tier } from '../storage/tiers'
 import type { FleetStatus } from './status'
 import type { LatestFigures, MetricsReader, NodeList } from '../storage/metrics-reader'
@@ -73,7 +73,7 @@ const NodeResponse = {
 } as unknown as typeof NodeMetricsSnapshot
 
 /**
- * The dashboards' port (DESIGN §5). Stored snapshots are JSON text already, so answers are
+ * The dashboards' port (docs/design.md §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope }: GatewayDeps) {

@@ -1,6 +1,6 @@
 import { jsonResponse } from '../http/errors'
 import { parseExact } from '../json/exact-numbers'
-import { meanOrNull, pairedTotals, present } from '../metrics/summary'
+import { meanOrNull, pairedTotals, present } from './summary'
 import { ATLHYPER_ZERO_ITEMS, ATLHYPER_ZERO_NODE, type AtlHyperSummary } from '../model/atlhyper'
 import { FIGURES } from '../model/figures'
 import type { HistoryPoint } from '../model'

@@ -34,7 +34,7 @@ export const MAX_DROPS_NAMED = 100
 /** How long a command poll is held: AtlHyper's agent waits up to 60 s for one, and polls again at once after. */
 const COMMAND_POLL_HOLD_MS = 30_000
 
-/** The agents' port (DESIGN §3). */
+/** The agents' port (docs/design.md §3). */
 /** `stopping` ends held command polls at once, so a stop never waits for them. */
 export function ingestApp(settings: IngestSettings, hub: HubLink, stopping: AbortSignal = new AbortController().signal) {
   const auth = new AgentAuth(settings.agentTokens, new AgentNetworks(settings.agentNetworks))

@@ -2,7 +2,7 @@ import { t, type Static } from 'elysia'
 import { maybe, num, numberOrNull, scalar, str } from './scalars'
 
 /**
- * The NodeMetricsSnapshot an agent sends for one node (DESIGN §3), as AtlHyper's Go agent
+ * The NodeMetricsSnapshot an agent sends for one node (docs/design.md §3), as AtlHyper's Go agent
  * marshals it: every field present, nil slices as `null`. The schema checks structure only —
  * types, and bounds on how many items an array may hold. Values out of their physical range are
  * the figure registry's business (model/figures.ts): they are left out of the derived figures

@@ -4,7 +4,7 @@ import { NodeMetricsSnapshot } from './node-metrics'
 import { FIGURES, type FigureField } from './figures'
 import { numberOrNull, stringOrNull } from './scalars'
 
-/** Fleet figures over a cluster's latest node metrics (DESIGN §5). */
+/** Fleet figures over a cluster's latest node metrics (docs/design.md §5). */
 export const ClusterSummary = t.Object({
   metrics_nodes: Type.Integer({ description: 'nodes with metrics' }),
   online_nodes: Type.Integer({ description: 'nodes whose newest snapshot is recent (see node_status)' }),

@@ -1,4 +1,4 @@
-/** Builders for agent payloads in the wire format of DESIGN §3. */
+/** Builders for agent payloads in the wire format of docs/design.md §3. */
 
 export interface NodeShape {
   cpu?: number

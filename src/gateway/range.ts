@@ -1,20 +1,13 @@
 import { parseDuration } from '../config/parse'
 import { MAX_TIME_MS, parseRfc3339 } from '../time/rfc3339'
 import { HttpError } from '../http/errors'
-import type { HistoryQuery } from '../model'
+import { DEFAULT_FLEET_POINTS, MAX_FLEET_VALUES, type HistoryQuery } from '../model'
 import { chooseTier, type Tier } from '../storage/tiers'
 
 const HOUR_MS = 3_600_000
 export const DEFAULT_HOURS = 24
+export { DEFAULT_FLEET_POINTS, MAX_FLEET_VALUES }
 
-/**
- * One fleet-history answer holds at most this many values (nodes × points): 30 days of 5-minute
- * points for 1,000 nodes once built a 463 MB answer in 58 s. Past it the query is refused
- * before it runs.
- */
-export const MAX_FLEET_VALUES = 200_000
-/** Fleet history without `step` or `max_points`: a chart's worth of points, not every bucket. */
-export const DEFAULT_FLEET_POINTS = 300
 /** A bare number below this in `start`/`end` is epoch seconds: as milliseconds it would be before 1973-03-04. */
 const SECONDS_BELOW = 1e11
 
