@@ -19,4 +19,11 @@ if (missing.length > 0) {
     console.error('bun install --frozen-lockfile failed: see above (it needs the npm registry, or a filled Bun cache)')
     process.exit(1)
   }
+  // This process already looked for the packages and would not see them now (its module
+  // resolution remembers), nor would its Workers: run the same command again, once, exactly as it
+  // was typed (`bun test …` or `bun run start`; the test runner's own argv names a test file).
+  console.error('dependencies installed; running the command again')
+  const typed = existsSync('/proc/self/cmdline') ? readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter(Boolean).slice(1) : process.argv.slice(1)
+  const again = Bun.spawnSync([process.execPath, ...typed], { cwd: process.cwd(), stdio: ['inherit', 'inherit', 'inherit'] })
+  process.exit(again.exitCode ?? 1)
 }
