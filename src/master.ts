@@ -105,6 +105,7 @@ export async function startMaster(config: Config): Promise<Master> {
       host: config.host,
       port: config.ingestPort,
       maxBodyBytes: config.maxBodyBytes,
+      maxInflightBytes: config.maxInflightBytes,
       maxClockSkewMs: config.maxClockSkewMs,
       agentTokens: [...config.agentTokens],
       agentNetworks: config.agentNetworks,

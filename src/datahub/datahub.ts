@@ -111,6 +111,7 @@ export class DataHub {
         return this.onSnapshot(message)
       case 'heartbeat':
         this.state(message.clusterId).lastHeartbeat = message.at
+        this.ports.toIngest({ type: 'answer', request: message.request, ok: true })
         return
     }
   }

@@ -26,7 +26,8 @@ export type IngestToHub =
       /** each node's snapshot time (epoch ms), in the order of nodeNames */
       nodeTimestamps: number[]
     }
-  | { type: 'heartbeat'; clusterId: string; at: number }
+  /** answered by `answer` under the same request numbering as snapshots: the DataHub may refuse a new cluster */
+  | { type: 'heartbeat'; request: number; clusterId: string; at: number }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
   /** figures left out of acknowledged snapshots since the last report: field → reason → count */
@@ -40,6 +41,8 @@ export type HubToIngest =
       host: string
       port: number
       maxBodyBytes: number
+      /** MAX_INFLIGHT_BYTES: agent bodies the ingest thread holds at once, all requests together */
+      maxInflightBytes: number
       maxClockSkewMs: number
       /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth by token */
       agentTokens: [string, string[]][]
@@ -49,10 +52,22 @@ export type HubToIngest =
       netExclude: string
     }
   /**
-   * the snapshot is committed (ok; `stored` of its node snapshots changed something) or could not
-   * be: the agent gets 503 and Retry-After
+   * the snapshot is committed (ok; `stored` of its node snapshots changed something) or the
+   * heartbeat recorded, or it could not be: the agent gets `status` (default 503) with `code`
+   * (default `unavailable`), the message and Retry-After
    */
-  | { type: 'answer'; request: number; ok: boolean; message?: string; retryAfterSeconds?: number; stored?: number }
+  | {
+      type: 'answer'
+      request: number
+      ok: boolean
+      message?: string
+      retryAfterSeconds?: number
+      stored?: number
+      /** the refusal's HTTP status, e.g. 429 */
+      status?: number
+      /** the refusal's error code, e.g. `too_many_clusters` */
+      code?: string
+    }
   /** stop accepting; answer what is in flight; then say stopped */
   | { type: 'stop' }
   /** fault injection for the tests: throw out of the message handler, as a bug would */
