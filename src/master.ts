@@ -108,6 +108,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     host: config.host,
     port: config.ingestPort,
     maxBodyBytes: config.maxBodyBytes,
+    maxInflightBytes: config.maxInflightBytes,
     maxClockSkewMs: config.maxClockSkewMs,
     agentTokens: [...config.agentTokens],
     agentNetworks: config.agentNetworks,

@@ -108,9 +108,7 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     // Held as it crossed the network (gzipped), and given back as the agent sent it.
     expect(state.snapshot!.gzipped).toBe(true)
     expect(JSON.parse(master.hub.envelopeText('prod')!).pods).toEqual([{ name: 'web-1', namespace: 'default' }])
-    // The heartbeat reaches the DataHub as a message from the ingest thread, which answers at once.
-    const deadline = Date.now() + 2_000
-    while (master.hub.cluster('prod')!.lastHeartbeat === undefined && Date.now() < deadline) await Bun.sleep(10)
+    // The heartbeat is answered by the DataHub (it may refuse a new cluster): its 200 means recorded.
     expect(master.hub.cluster('prod')!.lastHeartbeat).toBeGreaterThanOrEqual(now)
     const health = await getJson(`${master.api}/healthz`)
     expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', reads: 'ok', clusters: 1 } })

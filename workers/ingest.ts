@@ -7,15 +7,19 @@ import { Mailbox } from '../src/threads/mailbox'
 import type { HubToIngest, IngestToHub } from '../src/ingest/messages'
 import { isFault, type FaultMessage } from '../src/faults/hooks'
 import { transferablesOf } from '../src/storage/node-rows'
+import { AbortLog } from '../src/ingest/aborts'
+import { InflightBudget } from '../src/ingest/inflight'
+import { PendingAnswers } from '../src/ingest/pending'
+import { HandlersInFlight, stopServer } from '../src/ingest/shutdown'
 
 declare const self: Worker
 
-type Answer = Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>
-
-const waiting = new Map<number, (answer: Answer) => void>()
-let nextRequest = 1
+const pending = new PendingAnswers()
 let app: ReturnType<typeof ingestApp> | undefined
 const stopping = new AbortController()
+const abandon = new AbortController()
+const handlers = new HandlersInFlight()
+const aborts = new AbortLog()
 
 const outbox = new Mailbox<IngestToHub>(
   (batch, transfer) => self.postMessage(batch, transfer),
@@ -36,18 +40,8 @@ setInterval(() => {
 
 function start(message: Extract<HubToIngest, { type: 'start' }>): void {
   app = ingestApp(message, {
-    submit: (snapshot) =>
-      new Promise<Answer>((resolve) => {
-        const request = nextRequest++
-        waiting.set(request, resolve)
-        send({ type: 'snapshot', request, ...snapshot })
-      }),
-    heartbeat: (clusterId, at) =>
-      new Promise<Answer>((resolve) => {
-        const request = nextRequest++
-        waiting.set(request, resolve)
-        send({ type: 'heartbeat', request, clusterId, at })
-      }),
+    submit: (snapshot, giveUp) => pending.ask((request) => send({ type: 'snapshot', request, ...snapshot }), giveUp),
+    heartbeat: (clusterId, at, giveUp) => pending.ask((request) => send({ type: 'heartbeat', request, clusterId, at }), giveUp),
     rejected: (code) => void (rejections[code] = (rejections[code] ?? 0) + 1),
     dropped: (drops) => {
       for (const { field, reason } of drops) {
@@ -55,7 +49,7 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
         reasons[reason] = (reasons[reason] ?? 0) + 1
       }
     },
-  }, stopping.signal)
+  }, { stopping: stopping.signal, abandon: abandon.signal, budget: new InflightBudget(message.maxInflightBytes), handlers, aborts })
   try {
     app.listen({
       hostname: message.host,
@@ -72,9 +66,10 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
   send({ type: 'listening', port: app.server!.port! })
 }
 
+/** Answers what waits for its commit, drops what was never acknowledged, within a bounded time. */
 async function stop(): Promise<void> {
-  stopping.abort() // held command polls answer now
-  await app?.stop()
+  await stopServer(app?.server, handlers, { stopping, abandon })
+  aborts.flush()
   send({ type: 'stopped' })
 }
 
@@ -94,9 +89,7 @@ function handle(message: HubToIngest): void {
       return start(message)
     case 'answer': {
       const { request, type, ...answer } = message
-      const resolve = waiting.get(request)
-      waiting.delete(request)
-      return resolve?.(answer)
+      return pending.answer(request, answer)
     }
     case 'stop':
       return void stop()

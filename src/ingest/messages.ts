@@ -26,7 +26,7 @@ export type IngestToHub =
       /** each node's snapshot time (epoch ms), in the order of nodeNames */
       nodeTimestamps: number[]
     }
-  /** answered like a snapshot: the DataHub may refuse a new cluster */
+  /** answered by `answer` under the same request numbering as snapshots: the DataHub may refuse a new cluster */
   | { type: 'heartbeat'; request: number; clusterId: string; at: number }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
@@ -41,6 +41,8 @@ export type HubToIngest =
       host: string
       port: number
       maxBodyBytes: number
+      /** MAX_INFLIGHT_BYTES: agent bodies the ingest thread holds at once, all requests together */
+      maxInflightBytes: number
       maxClockSkewMs: number
       /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth by token */
       agentTokens: [string, string[]][]
@@ -52,8 +54,9 @@ export type HubToIngest =
       faultHooks?: boolean
     }
   /**
-   * the snapshot is committed (ok; `stored` of its node snapshots changed something) or could not
-   * be: the agent gets 503 and Retry-After
+   * the snapshot is committed (ok; `stored` of its node snapshots changed something) or the
+   * heartbeat recorded, or it could not be: the agent gets `status` (default 503) with `code`
+   * (default `unavailable`), the message and Retry-After
    */
   | {
       type: 'answer'
@@ -62,8 +65,9 @@ export type HubToIngest =
       message?: string
       retryAfterSeconds?: number
       stored?: number
-      /** a refusal's status and error code (default 503 unavailable) */
+      /** the refusal's HTTP status, e.g. 429 */
       status?: number
+      /** the refusal's error code, e.g. `too_many_clusters` */
       code?: string
     }
   /** stop accepting; answer what is in flight; then say stopped */
