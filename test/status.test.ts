@@ -47,7 +47,7 @@ describe('stale nodes', () => {
     let batch = 0
     const arrive = (at: number) => hub.onIngest({
       type: 'snapshot', request: ++batch, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,
-      rows: encodeRows([]), nodes: 1, nodeNames: 'n1', nodeTimestamps: [at],
+      rows: encodeRows([]), nodes: 1,
     })
     const commit = () => {
       hub.onWriter({ type: 'committed', batches: [batch], stored: [1], rows: 1, ms: 1 })

@@ -21,10 +21,6 @@ export type IngestToHub =
       /** the node rows (transferred) */
       rows: EncodedRows
       nodes: number
-      /** the snapshot's node names, one per line (names cannot hold a newline) */
-      nodeNames: string
-      /** each node's snapshot time (epoch ms), in the order of nodeNames */
-      nodeTimestamps: number[]
     }
   /** answered by `answer` under the same request numbering as snapshots: the DataHub may refuse a new cluster */
   | { type: 'heartbeat'; request: number; clusterId: string; at: number }

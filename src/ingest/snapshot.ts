@@ -23,10 +23,6 @@ export interface AcceptedSnapshot {
   /** the rows for the writer */
   rows: EncodedRows
   nodes: number
-  /** node names, one per line */
-  nodeNames: string
-  /** each node's snapshot time (epoch ms), in the order of nodeNames */
-  nodeTimestamps: number[]
   /** values left out of the derived figures, their paths from the top of the body (the snapshot itself is stored as sent) */
   dropped: Drop[]
 }
@@ -85,10 +81,7 @@ export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, 
     for (const drop of figures.dropped) dropped.push({ ...drop, path: `${found.path}${found.sourcePath?.(drop.path) ?? drop.path}` })
     rows.push({ cluster: clusterId, node: found.name, ts, values: figures.values, ...figures.extras, json: found.json() })
   }
-  return {
-    clusterId, rows: encodeRows(rows), nodes: rows.length, dropped,
-    nodeNames: rows.map((row) => row.node).join('\n'), nodeTimestamps: rows.map((row) => row.ts),
-  }
+  return { clusterId, rows: encodeRows(rows), nodes: rows.length, dropped }
 }
 
 /** model_v2: `node_metrics` maps node name → NodeMetricsSnapshot; each node is stored as its own bytes. */
