@@ -24,6 +24,8 @@ if (missing.length > 0) {
   // was typed (`bun test …` or `bun run start`; the test runner's own argv names a test file).
   console.error('dependencies installed; running the command again')
   const typed = existsSync('/proc/self/cmdline') ? readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter(Boolean).slice(1) : process.argv.slice(1)
-  const again = Bun.spawnSync([process.execPath, ...typed], { cwd: process.cwd(), stdio: ['inherit', 'inherit', 'inherit'] })
-  process.exit(again.exitCode ?? 1)
+  const again = Bun.spawn([process.execPath, ...typed], { cwd: process.cwd(), stdio: ['inherit', 'inherit', 'inherit'] })
+  // A stop meant for this process is meant for the command it now runs.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => again.kill(signal))
+  process.exit(await again.exited)
 }

@@ -31,20 +31,28 @@ console.log(
     `agents on http://${host}:${master.ingestPort}/agent/snapshot, database ${config.dbPath}`,
 )
 
+/** A log line that cannot stop the stop: whoever read our output may be gone (a closed pipe). */
+const say = (write: (line: string) => void, line: string) => {
+  try {
+    write(line)
+  } catch {}
+}
+
 let stopping = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) return
     stopping = true
-    console.log(`${signal}: stopping — finishing in-flight requests and committing`)
+    say(console.log, `${signal}: stopping — finishing in-flight requests and committing`)
+    let code = 0
     try {
       const { problems } = await master.stop()
-      for (const problem of problems) console.error(`at stop: ${problem}`)
-      console.log(problems.length === 0 ? 'stopped cleanly' : 'stopped; everything acknowledged is committed')
-      process.exit(0)
+      for (const problem of problems) say(console.error, `at stop: ${problem}`)
+      say(console.log, problems.length === 0 ? 'stopped cleanly' : 'stopped; everything acknowledged is committed')
     } catch (error) {
-      console.error(`stop failed: ${(error as Error).message}`)
-      process.exit(1)
+      say(console.error, `stop failed: ${(error as Error).message}`)
+      code = 1
     }
+    process.exit(code)
   })
 }
