@@ -44,7 +44,7 @@ export interface Master {
   hub: DataHub
   writer: WriterThread
   /** Fault injection (with `faultHooks` only). */
-  faults: { writer(fault: WriterFault): void; crashIngest(): void }
+  faults: { writer(fault: WriterFault): void; crashIngest(): void; breakGatewayReads(): void }
   /** Runs the retention cleanup now, as of `now` (default: the clock). */
   cleanup(now?: number): void
   /** Stops accepting, answers what is in flight, drains the writer and closes the database, within 10 s. */
@@ -141,6 +141,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     apiTokens: config.apiTokens,
     corsOrigins: config.corsOrigins,
     ingestUrl: '',
+    faultHooks: options.faultHooks,
   }
   const restartGateway = async (reason: string): Promise<void> => {
     console.error(`${reason}; restarting the gateway thread`)
@@ -208,6 +209,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     faults: {
       writer: (fault) => writer.inject({ type: 'fault', fault }),
       crashIngest: () => ingest!.send({ type: 'fault', fault: { kind: 'crash' } } satisfies FaultMessage),
+      breakGatewayReads: () => liveGateway.send({ type: 'fault', fault: { kind: 'reads-fail' } }),
     },
     cleanup: (now) => void writer.post({ type: 'cleanup', now }),
     stop: async () => {

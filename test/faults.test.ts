@@ -192,3 +192,19 @@ describe('ingest thread faults', () => {
     }
   })
 })
+
+describe('health sees reads', () => {
+  test('/healthz answers 503 with the reason while the gateway cannot read the database', async () => {
+    master = await startTestMaster()
+    expect((await getJson(`${master.api}/healthz`)).status).toBe(200)
+    master.faults.breakGatewayReads()
+    await waitFor(async () => (await getJson(`${master!.api}/healthz`)).status === 503, 2_000)
+    const health = await getJson(`${master.api}/healthz`)
+    expect(health.body).toMatchObject({ status: 'degraded', writer: 'up', reads: 'failing' })
+    expect(health.body.reason).toMatch(/^reads fail: /)
+    // A query that cannot read is a 500 JSON error, and the gateway stays up to say so.
+    const list = await fetch(`${master.api}/api/v2/clusters/c/node-metrics`)
+    expect(list.status).toBe(500)
+    expect(await list.json()).toMatchObject({ error: 'internal' })
+  })
+})

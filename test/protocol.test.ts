@@ -133,3 +133,31 @@ describe('shutdown', () => {
     master = await disposeMaster({ ...master, stop: async () => ({ problems: [] }) })
   })
 })
+
+describe('GET /api/v2/clusters/{id}/snapshot', () => {
+  test('the newest committed envelope exactly as its agent sent it, gzipped when the client accepts gzip', async () => {
+    master = await startTestMaster()
+    const t0 = Date.now() - 60_000
+    const text = JSON.stringify({ ...clusterSnapshot('c', nodes(2, t0)), pods: [{ name: 'web-1' }], big: 12345678901234567890 })
+    expect((await postSnapshot(master.ingest, text, { clusterId: 'c', gzip: true })).status).toBe(200)
+    const url = `${master.api}/api/v2/clusters/c/snapshot`
+    const gzipped = await fetch(url, { headers: { 'accept-encoding': 'gzip' }, decompress: false })
+    expect(gzipped.headers.get('content-encoding')).toBe('gzip')
+    expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await gzipped.arrayBuffer())))).toBe(text)
+    const plain = await fetch(url, { headers: { 'accept-encoding': 'identity' }, decompress: false })
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    expect(await plain.text()).toBe(text) // byte for byte: the 20-digit number is not rounded
+
+    // Posted without gzip, it is gzipped for a client that accepts it.
+    const next = JSON.stringify(clusterSnapshot('c', nodes(1, t0 + 1_000)))
+    expect((await postSnapshot(master.ingest, next, { clusterId: 'c', gzip: false })).status).toBe(200)
+    const again = await fetch(url, { headers: { 'accept-encoding': 'gzip;q=1, identity;q=0.5' }, decompress: false })
+    expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await again.arrayBuffer())))).toBe(next)
+    const refused = await fetch(url, { headers: { 'accept-encoding': 'gzip;q=0' }, decompress: false })
+    expect(await refused.text()).toBe(next)
+
+    const unknown = await fetch(`${master.api}/api/v2/clusters/nobody/snapshot`)
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toMatchObject({ error: 'cluster_not_found' })
+  })
+})

@@ -6,19 +6,26 @@
 import { Mailbox } from '../src/threads/mailbox'
 import { startGateway, type Gateway } from '../src/gateway/gateway'
 import type { GatewayToHub, HubToGateway } from '../src/gateway/messages'
+import { isFault, type FaultMessage, type GatewayFault } from '../src/faults/hooks'
 
 declare const self: Worker
 
 const outbox = new Mailbox<GatewayToHub>((batch) => self.postMessage(batch))
 let gateway: Gateway | undefined
 
-self.onmessage = (event: MessageEvent<HubToGateway[]>) => {
-  for (const message of event.data) handle(message)
+let faultHooks = false
+
+self.onmessage = (event: MessageEvent<(HubToGateway | FaultMessage<GatewayFault>)[]>) => {
+  for (const message of event.data) {
+    if (!isFault<GatewayFault>(message)) handle(message)
+    else if (faultHooks && message.fault.kind === 'reads-fail') gateway?.breakReads()
+  }
 }
 
 function handle(message: HubToGateway): void {
   switch (message.type) {
     case 'start':
+      faultHooks = message.settings.faultHooks === true
       try {
         gateway = startGateway(message.settings, (out) => outbox.send(out))
         outbox.send({ type: 'listening', port: gateway.port })

@@ -5,7 +5,7 @@
 import { ingestApp } from '../src/ingest/app'
 import { Mailbox } from '../src/threads/mailbox'
 import type { HubToIngest, IngestToHub } from '../src/ingest/messages'
-import { isFault, type FaultMessage } from '../src/faults/hooks'
+import { isFault, type FaultMessage, type IngestFault } from '../src/faults/hooks'
 import { transferablesOf } from '../src/storage/node-rows'
 import { AbortLog } from '../src/ingest/aborts'
 import { InflightBudget } from '../src/ingest/inflight'
@@ -75,9 +75,9 @@ async function stop(): Promise<void> {
 
 let faultHooks = false
 
-self.onmessage = (event: MessageEvent<(HubToIngest | FaultMessage)[]>) => {
+self.onmessage = (event: MessageEvent<(HubToIngest | FaultMessage<IngestFault>)[]>) => {
   for (const message of event.data) {
-    if (!isFault(message)) handle(message)
+    if (!isFault<IngestFault>(message)) handle(message)
     else if (faultHooks) throw new Error('injected ingest crash')
   }
 }

@@ -15,6 +15,13 @@ export type WriterFault =
   /** die on the close message: a Worker that dies during shutdown */
   | { kind: 'crash-on-close' }
 
-export type FaultMessage = { type: 'fault'; fault: WriterFault | { kind: 'crash' } }
+/** The gateway's read connection is closed under it: every read fails, as on a file gone bad. */
+export type GatewayFault = { kind: 'reads-fail' }
 
-export const isFault = (message: { type: string }): message is FaultMessage => message.type === 'fault'
+/** The ingest thread throws out of its message handler, as a bug would make it. */
+export type IngestFault = { kind: 'crash' }
+
+/** A fault message for one actor: its Worker takes only its own kinds. */
+export type FaultMessage<Fault = WriterFault | GatewayFault | IngestFault> = { type: 'fault'; fault: Fault }
+
+export const isFault = <Fault>(message: { type: string }): message is FaultMessage<Fault> => message.type === 'fault'

@@ -17,6 +17,8 @@ export interface Gateway {
   port: number
   onHub(message: Exclude<HubToGateway, { type: 'start' | 'stop' }>): void
   stop(): Promise<void>
+  /** fault injection (src/faults): closes the read connection under the routes */
+  breakReads(): void
 }
 
 type Held = { envelope?: Uint8Array; gzipped?: boolean }
@@ -102,6 +104,9 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     },
     async stop() {
       await stopServer(app.server, STOP_GRACE_MS)
+      reader.close()
+    },
+    breakReads() {
       reader.close()
     },
   }

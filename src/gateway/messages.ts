@@ -20,6 +20,8 @@ export interface GatewaySettings {
   corsOrigins: string[]
   /** where agents post, for the agent routes' documentation */
   ingestUrl: string
+  /** act on fault-injection messages (src/faults): the tests only */
+  faultHooks?: boolean
 }
 
 /** What the gateway knows of a cluster; the DataHub sends it again whenever it changes. */

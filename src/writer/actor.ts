@@ -148,9 +148,9 @@ export function serveWriter(self: Port): void {
     }
   }
 
-  self.onmessage = (event: MessageEvent<(HubToWriter | FaultMessage)[]>) => {
+  self.onmessage = (event: MessageEvent<(HubToWriter | FaultMessage<WriterFault>)[]>) => {
     for (const message of event.data) {
-      if (!isFault(message)) handle(message)
+      if (!isFault<WriterFault>(message)) handle(message)
       else if (faultHooks) inject(message.fault)
     }
   }

@@ -1,5 +1,5 @@
 import type { HubToWriter, WriterSettings, WriterToHub } from './messages'
-import type { FaultMessage } from '../faults/hooks'
+import type { FaultMessage, WriterFault } from '../faults/hooks'
 import { errorText } from '../threads/error-text'
 import { Mailbox } from '../threads/mailbox'
 import { transferablesOf } from '../storage/node-rows'
@@ -26,7 +26,7 @@ export type CloseResult = { committed: true } | { committed: false; reason: stri
  */
 export class WriterThread {
   private worker: Worker | undefined
-  private outbox: Mailbox<HubToWriter | FaultMessage> | undefined
+  private outbox: Mailbox<HubToWriter | FaultMessage<WriterFault>> | undefined
   private up = false
   private closing = false
   private failures = 0
@@ -46,7 +46,7 @@ export class WriterThread {
     const worker = new Worker(WORKER_URL.href)
     this.worker = worker
     // One outbox per Worker: what was bound for a dead writer must not reach its successor.
-    this.outbox = new Mailbox<HubToWriter | FaultMessage>(
+    this.outbox = new Mailbox<HubToWriter | FaultMessage<WriterFault>>(
       (batch, transfer) => worker.postMessage(batch, transfer),
       (message) => (message.type === 'write' ? transferablesOf(message.rows) : []),
     )
@@ -66,7 +66,7 @@ export class WriterThread {
   }
 
   /** Fault injection (src/faults): reaches the Worker only if the master was started with fault hooks. */
-  inject(message: FaultMessage): void {
+  inject(message: FaultMessage<WriterFault>): void {
     this.outbox?.send(message)
   }
 
