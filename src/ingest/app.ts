@@ -15,7 +15,9 @@ export interface IngestSettings {
   /** MAX_INFLIGHT_BYTES: agent bodies held at once, all requests together */
   maxInflightBytes: number
   maxClockSkewMs: number
+  /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth by token */
   agentTokens: [string, string[]][]
+  /** AGENT_ALLOW_NETWORKS as [cluster, CIDR] pairs */
   agentNetworks: [string, string][]
   /** NET_EXCLUDE, a regular expression source */
   netExclude: string

@@ -1,4 +1,5 @@
 import type { EncodedRows } from '../storage/node-rows'
+import type { IngestSettings } from './app'
 
 /**
  * The channel between the ingest thread and the DataHub actor on the main thread.
@@ -32,23 +33,13 @@ export type IngestToHub =
 
 /** main thread → ingest thread */
 export type HubToIngest =
-  | {
+  | ({
       type: 'start'
       host: string
       port: number
-      maxBodyBytes: number
-      /** MAX_INFLIGHT_BYTES: agent bodies the ingest thread holds at once, all requests together */
-      maxInflightBytes: number
-      maxClockSkewMs: number
-      /** AGENT_TOKENS as [cluster, tokens] pairs; empty: no agent auth by token */
-      agentTokens: [string, string[]][]
-      /** AGENT_ALLOW_NETWORKS as [cluster, CIDR] pairs */
-      agentNetworks: [string, string][]
-      /** NET_EXCLUDE, a regular expression source */
-      netExclude: string
       /** act on fault-injection messages (src/faults): the tests only */
       faultHooks?: boolean
-    }
+    } & IngestSettings)
   /**
    * the snapshot is committed (ok; `stored` of its node snapshots changed something) or the
    * heartbeat recorded, or it could not be: the agent gets `status` (default 503) with `code`
