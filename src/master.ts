@@ -1,6 +1,6 @@
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
-import type { FaultMessage, WriterFault } from './faults/hooks'
+import type { FaultMessage, GatewayFault, WriterFault } from './faults/hooks'
 import { gatewayThread } from './gateway/thread'
 import type { GatewayToHub, HubToGateway } from './gateway/messages'
 import type { IngestToHub } from './ingest/messages'
@@ -11,7 +11,7 @@ import { WriterThread } from './writer/thread'
 /** The whole shutdown takes at most this long (SIGTERM in Kubernetes waits 30 s by default). */
 const STOP_DEADLINE_MS = 10_000
 const INGEST_STOP_MS = 6_000
-const GATEWAY_STOP_MS = 1_500
+const GATEWAY_STOP_MS = 2_000
 
 export interface MasterOptions {
   /** the workers act on fault-injection messages (src/faults): the fault tests only */
@@ -44,7 +44,7 @@ export interface Master {
   hub: DataHub
   writer: WriterThread
   /** Fault injection (with `faultHooks` only). */
-  faults: { writer(fault: WriterFault): void; crashIngest(): void; breakGatewayReads(): void }
+  faults: { writer(fault: WriterFault): void; crashIngest(): void; gateway(fault: GatewayFault): void }
   /** Runs the retention cleanup now, as of `now` (default: the clock). */
   cleanup(now?: number): void
   /** Stops accepting, answers what is in flight, drains the writer and closes the database, within 10 s. */
@@ -97,9 +97,15 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   const gateway = gatewayThread()
   hub = new DataHub(
     {
-      toIngest: (message) => ingest?.send(message),
+      toIngest: (message) => {
+        // What the gateway is to learn of a commit leaves before the agent's answer does, so a
+        // dashboard asked right after the 200 already shows it.
+        if (message.type === 'answer') liveGateway.flush()
+        ingest?.send(message)
+      },
       toWriter: (message) => writer.post(message),
-      toGateway: (message: HubToGateway) => gateway.send(message),
+      // Read on every call: after a restart the DataHub talks to the new gateway.
+      toGateway: (message: HubToGateway) => liveGateway.send(message),
     },
     { writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs, now: options.now },
   )
@@ -147,9 +153,10 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     console.error(`${reason}; restarting the gateway thread`)
     for (let attempt = 0; !stopping; attempt++) {
       const next = gatewayThread()
+      liveGateway = next // what the DataHub sends from now on follows the start message
       try {
         await startGateway(next, gatewayPort)
-        liveGateway = next
+        if (stopping) return void (await next.stop({ type: 'stop' }, GATEWAY_STOP_MS))
         hub!.resendState()
         return
       } catch (error) {
@@ -170,6 +177,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       try {
         await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
         ingest = next
+        if (stopping) await next.stop({ type: 'stop' }, INGEST_STOP_MS)
         return
       } catch (error) {
         next.terminate()
@@ -200,6 +208,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     throw error
   }
   started = true
+  const stallCheck = setInterval(() => hub!.checkStall(), 1_000)
 
   return {
     gatewayPort,
@@ -209,11 +218,12 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     faults: {
       writer: (fault) => writer.inject({ type: 'fault', fault }),
       crashIngest: () => ingest!.send({ type: 'fault', fault: { kind: 'crash' } } satisfies FaultMessage),
-      breakGatewayReads: () => liveGateway.send({ type: 'fault', fault: { kind: 'reads-fail' } }),
+      gateway: (fault) => liveGateway.send({ type: 'fault', fault }),
     },
     cleanup: (now) => void writer.post({ type: 'cleanup', now }),
     stop: async () => {
       stopping = true
+      clearInterval(stallCheck)
       const until = Date.now() + STOP_DEADLINE_MS
       const problems: string[] = []
       // Ingest first: it stops reading, and the requests waiting for their commit get their answer.

@@ -197,7 +197,7 @@ describe('health sees reads', () => {
   test('/healthz answers 503 with the reason while the gateway cannot read the database', async () => {
     master = await startTestMaster()
     expect((await getJson(`${master.api}/healthz`)).status).toBe(200)
-    master.faults.breakGatewayReads()
+    master.faults.gateway({ kind: 'reads-fail' })
     await waitFor(async () => (await getJson(`${master!.api}/healthz`)).status === 503, 2_000)
     const health = await getJson(`${master.api}/healthz`)
     expect(health.body).toMatchObject({ status: 'degraded', writer: 'up', reads: 'failing' })
@@ -206,5 +206,47 @@ describe('health sees reads', () => {
     const list = await fetch(`${master.api}/api/v2/clusters/c/node-metrics`)
     expect(list.status).toBe(500)
     expect(await list.json()).toMatchObject({ error: 'internal' })
+  })
+})
+
+describe('gateway faults', () => {
+  test('a crashed gateway is replaced on the same port and told everything again: clusters, node lists, envelopes, health', async () => {
+    master = await startTestMaster()
+    const t0 = Date.now() - 10_000
+    expect((await postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, t0)), { clusterId: 'c' })).status).toBe(200)
+    const list = async () => (await getJson(`${master!.api}/api/v2/clusters/c/node-metrics`)).body
+    expect((await list()).node_figures.n1.cpu_usage).toBe(1)
+    master.faults.gateway({ kind: 'crash' })
+    await waitFor(async () => {
+      try {
+        return (await fetch(`${master!.api}/healthz`)).status === 200 && (await getJson(`${master!.api}/api/v2/clusters`)).body.clusters.length === 1
+      } catch {
+        return false
+      }
+    }, 5_000)
+    expect((await getJson(`${master.api}/api/v2/clusters`)).body.clusters[0]).toMatchObject({ cluster_id: 'c', agent: 'online', nodes: 2 })
+    // A commit after the restart reaches the new gateway: no cached list from before it is served.
+    const changed = clusterSnapshot('c', [nodeSnapshot('n1', t0 + 1_000, { cpu: 77 })])
+    expect((await postSnapshot(master.ingest, changed, { clusterId: 'c' })).status).toBe(200)
+    await waitFor(async () => (await list()).node_figures.n1.cpu_usage === 77, 2_000)
+    expect(await (await fetch(`${master.api}/api/v2/clusters/c/snapshot`)).json()).toEqual(JSON.parse(JSON.stringify(changed)))
+  })
+})
+
+describe('a writer that hangs', () => {
+  test('holding a batch unconfirmed for 30 s (by the DataHub clock) makes /healthz say stalled; a commit clears it', async () => {
+    let now = Date.now()
+    master = await startTestMaster({}, undefined, { now: () => now })
+    inject({ kind: 'delay', ms: 2_500 })
+    const posted = postSnapshot(master.ingest, clusterSnapshot('c', nodes(2, now - 10_000)), { clusterId: 'c' })
+    await waitFor(() => master!.hub.waitingBatches === 1, 2_000)
+    expect((await getJson(`${master.api}/healthz`)).status).toBe(200)
+    now += 31_000
+    await waitFor(async () => (await getJson(`${master!.api}/healthz`)).status === 503, 2_000)
+    const health = (await getJson(`${master.api}/healthz`)).body
+    expect(health).toMatchObject({ status: 'degraded', writer: 'stalled' })
+    expect(health.reason).toMatch(/confirmed nothing for 31 s/)
+    expect((await posted).status).toBe(200)
+    await waitFor(async () => (await getJson(`${master!.api}/healthz`)).status === 200, 2_000)
   })
 })

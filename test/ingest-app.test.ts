@@ -56,13 +56,15 @@ const post = (url: string, path: string, body: string) =>
   fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-cluster-id': 'c1' } })
 
 describe('a request never waits forever for the DataHub', () => {
-  test('a snapshot the hub never answers gets 503 + Retry-After at the deadline, and its waiting entry is gone', async () => {
+  test('a snapshot the hub never answers gets 504 unconfirmed (never 200, and not 503: it may still be stored) at the deadline', async () => {
     const hub = fakeHub()
     const { url } = serve(hub, { answerDeadlineMs: 200 })
     const response = await post(url, '/agent/snapshot', snapshotBody())
-    expect(response.status).toBe(503)
+    expect(response.status).toBe(504)
     expect(response.headers.get('retry-after')).toBe('5')
-    expect(await response.json()).toEqual({ error: 'unavailable', message: 'the master did not confirm within 0.2 s; retry' })
+    expect(await response.json()).toEqual({
+      error: 'unconfirmed', message: 'the master did not confirm this within 0.2 s: it may still be stored; sending it again is safe',
+    })
     expect(hub.pending.size).toBe(0)
     // an answer that comes after all is dropped, not delivered to anyone
     hub.pending.answer(1, { ok: true })
@@ -72,7 +74,7 @@ describe('a request never waits forever for the DataHub', () => {
     const hub = fakeHub()
     const { url } = serve(hub, { answerDeadlineMs: 200 })
     const response = await post(url, '/agent/heartbeat', '')
-    expect(response.status).toBe(503)
+    expect(response.status).toBe(504)
     expect(response.headers.get('retry-after')).toBe('5')
     expect(hub.pending.size).toBe(0)
   })
@@ -219,7 +221,7 @@ describe('stopping the app', () => {
     expect(idle.status()).toBe(204)
   })
 
-  test('a commit that never comes is answered 503 at the stop deadline', async () => {
+  test('a commit that never comes is answered 504 unconfirmed at the stop deadline', async () => {
     const hub = fakeHub()
     const stopping = new AbortController()
     const abandon = new AbortController()
@@ -231,8 +233,10 @@ describe('stopping the app', () => {
     await stopServer(app.server, handlers, { stopping, abandon })
     expect(performance.now() - started).toBeLessThan(STOP_ANSWER_WAIT_MS + 1_500)
     const response = await waiting
-    expect(response.status).toBe(503)
-    expect(await response.json()).toEqual({ error: 'unavailable', message: 'the master is stopping; send again shortly' })
+    expect(response.status).toBe(504)
+    expect(await response.json()).toEqual({
+      error: 'unconfirmed', message: 'the master is stopping before its writer confirmed this: it may still be stored; sending it again is safe',
+    })
     expect(hub.pending.size).toBe(0)
   }, 15_000)
 })

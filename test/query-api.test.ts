@@ -15,6 +15,7 @@ function stubGateway(overrides: Partial<GatewayDeps> = {}, nodes = 0) {
   const rows = Array.from({ length: nodes }, (_, index) => ({ node_name: `n${index}`, snapshot_ms: Date.now(), received_ms: Date.now() }))
   const reader = {
     listFigures: () => rows,
+    nodeCount: () => rows.length,
     fleetHistory: () => { calls.push('fleetHistory'); return new Map() },
   } as unknown as GatewayDeps['reader']
   const app = gatewayApp({

@@ -19,6 +19,7 @@ self.onmessage = (event: MessageEvent<(HubToGateway | FaultMessage<GatewayFault>
   for (const message of event.data) {
     if (!isFault<GatewayFault>(message)) handle(message)
     else if (faultHooks && message.fault.kind === 'reads-fail') gateway?.breakReads()
+    else if (faultHooks) throw new Error('injected gateway crash')
   }
 }
 

@@ -6,18 +6,27 @@
  * room, and one agent posting huge snapshots in a loop can never earn the others 503s. Past its
  * share a cluster may still add a snapshot when it has nothing queued and the queue has room for
  * it, and a snapshot bigger than the whole queue is taken when the queue is empty.
+ *
+ * Rows admitted within their share are bounded by the limit on their own, so a snapshot admitted
+ * past its share never takes their room: the queue holds at most twice the limit (or one snapshot
+ * bigger than that, alone).
  */
 export interface QueueState {
   /** rows queued by every cluster */
   totalRows: number
+  /** of those, the rows admitted within their cluster's share */
+  withinShareRows: number
   /** clusters with rows queued */
   activeClusters: number
 }
 
-export function admits(queue: QueueState, clusterRows: number, rows: number, limit: number): boolean {
-  if (queue.totalRows === 0) return true
+/** How a snapshot is admitted, or false when it must wait (503). */
+export type Admission = 'within-share' | 'past-share' | false
+
+export function admit(queue: QueueState, clusterRows: number, rows: number, limit: number): Admission {
   const clusters = queue.activeClusters + (clusterRows === 0 ? 1 : 0)
   const share = limit / (clusters + 1)
-  if (clusterRows + rows <= share) return true
-  return clusterRows === 0 && queue.totalRows + rows <= limit
+  if (clusterRows + rows <= share && queue.withinShareRows + rows <= limit) return 'within-share'
+  if (queue.totalRows === 0 || (clusterRows === 0 && queue.totalRows + rows <= limit)) return 'past-share'
+  return false
 }

@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib'
 import type { HubToIngest, IngestToHub } from '../ingest/messages'
 import type { HubToWriter, WriterToHub } from '../writer/messages'
 import type { ClusterView, GatewayToHub, HubToGateway, MasterEvent, WriterHealth } from '../gateway/messages'
-import { admits } from './admission'
+import { admit } from './admission'
 
 /** The newest envelope of a cluster, as the agent sent it. */
 interface HeldEnvelope {
@@ -53,8 +53,14 @@ interface Waiting {
   request?: number
   clusterId: string
   rows: number
+  withinShare: boolean
   arrival: HeldEnvelope
+  /** when it was handed to the writer (the DataHub's clock) */
+  sentAt: number
 }
+
+/** A writer that has not confirmed the oldest batch it holds for this long is reported stalled. */
+export const WRITER_STALL_MS = 30_000
 
 /**
  * The DataHub actor (main thread). It owns the newest committed state of every cluster and the
@@ -70,6 +76,8 @@ export class DataHub {
   private readonly waiting = new Map<number, Waiting>()
   private nextBatch = 1
   private queuedRows = 0
+  /** of those, the rows admitted within their cluster's fair share (admission.ts) */
+  private withinShareRows = 0
   private activeClusters = 0
   /** failed writes since the last commit; the first of a burst is logged, the rest counted */
   private failedWrites = 0
@@ -106,10 +114,6 @@ export class DataHub {
   /** ingest requests (and re-numbered orphans) still waiting for the writer */
   get waitingBatches(): number {
     return this.waiting.size
-  }
-
-  get writerHealth(): WriterHealth {
-    return this.writer
   }
 
   /** The newest committed envelope of a cluster as JSON text, as the agent sent it. */
@@ -162,10 +166,29 @@ export class DataHub {
     }
   }
 
-  /** The writer died: whatever it had not confirmed is answered 503, never 200. */
+  /**
+   * The writer died: whatever it had not confirmed is answered 503, never 200. It may have
+   * committed some of it before dying, so what readers cached of those clusters is dropped.
+   */
   onWriterDown(reason: string): void {
     this.setWriter({ state: 'down', reason })
+    const clusters = new Set([...this.waiting.values()].map((waiting) => waiting.clusterId))
     for (const batch of [...this.waiting.keys()]) this.settle(batch, false, 'the storage writer failed; retry')
+    for (const clusterId of clusters) this.touch(clusterId)
+  }
+
+  /**
+   * Called every second: a writer that holds a batch unconfirmed for WRITER_STALL_MS (a
+   * transaction that hangs) is reported, so /healthz says so while agents wait.
+   */
+  checkStall(): void {
+    const oldest = this.waiting.values().next().value
+    const stalledMs = oldest ? this.now() - oldest.sentAt : 0
+    if (stalledMs >= WRITER_STALL_MS) {
+      this.setWriter({ state: 'stalled', reason: `the writer has confirmed nothing for ${Math.round(stalledMs / 1000)} s` })
+    } else if (this.writer.state === 'stalled') {
+      this.setWriter({ state: 'up' })
+    }
   }
 
   /** A (new) writer is up. Nothing is re-sent: whatever the old one had not confirmed was answered 503. */
@@ -194,20 +217,24 @@ export class DataHub {
     const existing = this.clusters.get(clusterId)
     if (!existing && this.clusters.size >= this.settings.maxClusters) return this.refuseNewCluster(request)
     const clusterRows = existing?.queuedRows ?? 0
-    const queue = { totalRows: this.queuedRows, activeClusters: this.activeClusters }
-    if (!admits(queue, clusterRows, nodes, this.settings.writeQueueLimit)) {
+    const queue = { totalRows: this.queuedRows, withinShareRows: this.withinShareRows, activeClusters: this.activeClusters }
+    const admission = admit(queue, clusterRows, nodes, this.settings.writeQueueLimit)
+    if (!admission) {
       return this.answer(request, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
     }
     const batch = this.nextBatch++
-    if (!this.ports.toWriter({ type: 'write', batch, rows })) {
+    if (!this.ports.toWriter({ type: 'write', batch, rows, receivedAt })) {
       return this.answer(request, { ok: false, message: 'the storage writer is restarting; retry shortly' })
     }
     const state = this.state(clusterId)
     if (state.queuedRows === 0) this.activeClusters++
     state.queuedRows += nodes
     this.queuedRows += nodes
+    if (admission === 'within-share') this.withinShareRows += nodes
     this.scheduleFlush()
-    this.waiting.set(batch, { request, clusterId, rows: nodes, arrival: { envelope, gzipped, receivedAt, nodes } })
+    this.waiting.set(batch, {
+      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedAt, nodes }, sentAt: this.now(),
+    })
   }
 
   private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>): void {
@@ -216,6 +243,7 @@ export class DataHub {
     }
     this.state(message.clusterId).lastHeartbeat = message.at
     this.touch(message.clusterId, false)
+    this.flush()
     this.answer(message.request, { ok: true })
   }
 
@@ -234,6 +262,7 @@ export class DataHub {
     if (waiting === undefined) return
     this.waiting.delete(batch)
     this.queuedRows -= waiting.rows
+    if (waiting.withinShare) this.withinShareRows -= waiting.rows
     this.scheduleFlush()
     const state = this.clusters.get(waiting.clusterId)!
     state.queuedRows -= waiting.rows
@@ -247,6 +276,8 @@ export class DataHub {
     } else if (!state.snapshot && state.lastHeartbeat === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
+    // The gateway hears first: a dashboard asked right after the agent's 200 sees what it committed.
+    this.flush()
     if (waiting.request !== undefined) this.answer(waiting.request, { ok, message, stored })
   }
 

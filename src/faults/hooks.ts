@@ -15,8 +15,8 @@ export type WriterFault =
   /** die on the close message: a Worker that dies during shutdown */
   | { kind: 'crash-on-close' }
 
-/** The gateway's read connection is closed under it: every read fails, as on a file gone bad. */
-export type GatewayFault = { kind: 'reads-fail' }
+/** reads-fail: the gateway's read connection is closed under it, as on a file gone bad; crash: it throws */
+export type GatewayFault = { kind: 'reads-fail' } | { kind: 'crash' }
 
 /** The ingest thread throws out of its message handler, as a bug would make it. */
 export type IngestFault = { kind: 'crash' }

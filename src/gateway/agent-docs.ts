@@ -39,7 +39,9 @@ export function agentPaths(ingestUrl: string): OpenAPIV3.PathsObject {
           403: error('a token or network of another cluster'),
           413: error('over MAX_BODY, compressed or decompressed'),
           415: error('not application/json, or an encoding other than gzip'),
-          503: error('not committed (storage failing or behind): retry after Retry-After'),
+          429: error('a new cluster past MAX_CLUSTERS (too_many_clusters)'),
+          503: error('not committed and never will be (storage failing or behind, the body budget MAX_INFLIGHT_BYTES full, the master stopping before reading it): retry after Retry-After'),
+          504: error('unconfirmed: the writer did not confirm it within 60 s or before a stop; it may still be stored, and sending it again is safe'),
         },
       },
     },
@@ -47,7 +49,12 @@ export function agentPaths(ingestUrl: string): OpenAPIV3.PathsObject {
       servers,
       post: {
         tags: ['agent'], summary: 'Mark the agent alive', parameters: [clusterHeader],
-        responses: { 200: { description: 'noted', content: json({ type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } }) }, 401: error('not admitted') },
+        responses: {
+          200: { description: 'noted', content: json({ type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } }) },
+          401: error('not admitted'),
+          429: error('a new cluster past MAX_CLUSTERS (too_many_clusters)'),
+          503: error('the body budget (MAX_INFLIGHT_BYTES) is full or the master is stopping: retry after Retry-After'),
+        },
       },
     },
     '/agent/commands': {

@@ -32,7 +32,7 @@ export interface GatewayDeps {
   knownClusters(): Iterable<[string, { snapshotAt?: number; heartbeatAt?: number }]>
   /** history tiers, finest first (storage/tiers) */
   tiers: Tier[]
-  /** changes whenever a cluster's stored data may have changed (DataHub.dataVersion) */
+  /** changes whenever a cluster's stored data may have changed (the DataHub sends it with each cluster's view) */
   dataVersion(clusterId: string): string
   /** API_TOKENS; empty: the query API is open */
   apiTokens: string[]
@@ -42,7 +42,7 @@ export interface GatewayDeps {
   corsOrigins: string[]
   health(): Health
   /** the DataHub's newest envelope of a cluster, as its agent sent it (gzipped if it came so); none: unknown cluster */
-  envelope(clusterId: string): Promise<{ envelope?: Uint8Array; gzipped?: boolean }>
+  envelope(clusterId: string): Promise<{ envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }>
 }
 
 const HOUR_MS = 3_600_000
@@ -250,12 +250,13 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       '/api/v2/clusters/:clusterId/snapshot',
       async ({ params, request }) => {
         const held = await envelope(params.clusterId)
+        if (held.timedOut) throw new HttpError(503, 'unavailable', 'the DataHub did not hand over the envelope in time; retry', { 'retry-after': '1' })
         if (!held.envelope) throw new HttpError(404, 'cluster_not_found', `no snapshot of cluster "${params.clusterId}" is held`)
         return envelopeResponse(held.envelope as Uint8Array<ArrayBuffer>, held.gzipped ?? false, acceptsGzip(request.headers.get('accept-encoding')))
       },
       {
         params: ClusterParams,
-        response: { 200: EnvelopeBody, ...errors },
+        response: { 200: EnvelopeBody, ...errors, 503: ErrorBody },
         detail: {
           tags: ['node-metrics'],
           security,
@@ -318,8 +319,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       '/api/v2/clusters/:clusterId/history',
       ({ params, query, request }) => {
         const given = explicitParams(query, request.url)
-        // Sized before it runs: the node count is one cached read, the points follow from the range.
-        const nodes = latest.get(params.clusterId).rows.length
+        // Sized before it runs: every node with an identity may have a series (removed ones keep their
+        // hourly points), and the points follow from the range.
+        const nodes = reader.nodeCount(params.clusterId)
         const range = resolveRange({ ...given, max_points: fleetMaxPoints(given, nodes) }, tiers)
         checkFleetSize(nodes, range)
         const series = reader.fleetHistory(params.clusterId, query.metric, range.tier, range.fromS, range.toS, range.widthS)

@@ -1,6 +1,6 @@
 import { openReadConnection } from '../storage/connection'
 import { MetricsReader } from '../storage/metrics-reader'
-import { stopServer } from '../http/stop-server'
+import { stopGatewayServer } from './stop'
 import type { Health } from '../model'
 import { gatewayApp } from './app'
 import { ClusterDirectory } from './directory'
@@ -11,7 +11,7 @@ import { FleetStatus } from './status'
 /** A client waits at most this long for the DataHub to hand over an envelope. */
 const ENVELOPE_DEADLINE_MS = 5_000
 /** At a stop, requests in flight get this long to finish before every connection is closed. */
-const STOP_GRACE_MS = 2_000
+const STOP_GRACE_MS = 1_000
 
 export interface Gateway {
   port: number
@@ -21,7 +21,7 @@ export interface Gateway {
   breakReads(): void
 }
 
-type Held = { envelope?: Uint8Array; gzipped?: boolean }
+type Held = { envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }
 
 /** Opens the gateway's read connection and serves the query port; throws (naming the port) if it cannot listen. */
 export function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Gateway {
@@ -68,7 +68,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     envelope: (clusterId) =>
       new Promise<Held>((resolve) => {
         const request = nextRequest++
-        const timer = setTimeout(() => settle({}), ENVELOPE_DEADLINE_MS)
+        const timer = setTimeout(() => settle({ timedOut: true }), ENVELOPE_DEADLINE_MS)
         const settle = (held: Held) => {
           clearTimeout(timer)
           envelopes.delete(request)
@@ -103,7 +103,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
       }
     },
     async stop() {
-      await stopServer(app.server, STOP_GRACE_MS)
+      await stopGatewayServer(app.server, STOP_GRACE_MS)
       reader.close()
     },
     breakReads() {

@@ -7,7 +7,7 @@ interface Entry {
 }
 
 /**
- * Each cluster's latest figure rows, read once per state of its data (DataHub.dataVersion) and
+ * Each cluster's latest figure rows, read once per state of its data (its data version, which the DataHub sends) and
  * kept for the answers in between: the node route's status and figures and the fleet-history
  * size check need one node or the node count, and a cluster's list is read once, not per request.
  * Bounded by total rows, least recently used first out.
@@ -24,7 +24,8 @@ export class LatestIndex {
 
   /** The cluster's rows by node name (in name order), current as of this call. */
   get(clusterId: string): Entry {
-    // The version is read before the rows: rows newer than their label are read again next time, never the reverse.
+    // The version is read before the rows: rows newer than their label are read again next time. A
+    // commit the gateway has not heard of yet (its message is on the way) is read at the next change.
     const version = this.dataVersion(clusterId)
     const cached = this.entries.get(clusterId)
     if (cached?.version === version) {

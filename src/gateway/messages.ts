@@ -1,3 +1,4 @@
+import type { Health } from '../model'
 import type { Tier } from '../storage/tiers'
 
 /**
@@ -36,7 +37,7 @@ export interface ClusterView {
   version: number
 }
 
-export type WriterHealth = { state: 'up' } | { state: 'down' | 'failing'; reason: string }
+export type WriterHealth = { state: 'up' } | { state: Exclude<Health['writer'], 'up'>; reason: string }
 
 /** What the master counts, for /metrics. */
 export type MasterEvent =

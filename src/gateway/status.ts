@@ -1,3 +1,5 @@
+import type { Static } from 'elysia'
+import type { NodeStatus as NodeStatusSchema } from '../model/summary'
 import type { ClusterDirectory } from './directory'
 
 /** A node is stale at the earliest after this long without a snapshot, whatever its agent's pace. */
@@ -10,7 +12,7 @@ export interface StatusSettings {
   agentExpireMs: number
 }
 
-export type NodeStatus = 'online' | 'stale'
+export type NodeStatus = Static<typeof NodeStatusSchema>
 
 /**
  * Whether nodes and agents are still reporting, by the master's clock only: a node goes by when

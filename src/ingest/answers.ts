@@ -21,8 +21,10 @@ export const ANSWER_DEADLINE_MS = 60_000
 
 /**
  * Asks the DataHub and waits for its answer, at most `deadlineMs`, or until `abandon` aborts
- * (the ingest thread's hard stop). Either way the answer is a refusal, never an ok, and `giveUp`
- * tells the asker to forget the request.
+ * (the ingest thread's hard stop). Either way the answer is never an ok, and `giveUp` tells the
+ * asker to forget the request. Nor is it a 503: the snapshot is in the writer's queue and may
+ * still be committed, and a 503 promises it was not. It is 504 `unconfirmed`, which says so; the
+ * agent's retry is harmless either way (a snapshot not newer than the stored one changes nothing).
  */
 export async function answerWithin<T extends HubAnswer>(
   ask: (giveUp: AbortSignal) => Promise<T>,
@@ -38,8 +40,12 @@ export async function answerWithin<T extends HubAnswer>(
       gaveUp = true
       resolve(answer)
     }
-    timer = setTimeout(() => refuse({ ok: false, message: `the master did not confirm within ${deadlineMs / 1000} s; retry`, retryAfterSeconds: 5 }), deadlineMs)
-    onAbandon = () => refuse({ ok: false, message: 'the master is stopping; send again shortly', retryAfterSeconds: 1 })
+    const unconfirmed = (why: string, retryAfterSeconds: number): HubAnswer => ({
+      ok: false, status: 504, code: 'unconfirmed', retryAfterSeconds,
+      message: `${why}: it may still be stored; sending it again is safe`,
+    })
+    timer = setTimeout(() => refuse(unconfirmed(`the master did not confirm this within ${deadlineMs / 1000} s`, 5)), deadlineMs)
+    onAbandon = () => refuse(unconfirmed('the master is stopping before its writer confirmed this', 1))
     if (abandon.aborted) onAbandon()
     else abandon.addEventListener('abort', onAbandon)
   })

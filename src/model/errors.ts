@@ -25,8 +25,10 @@ export const AgentAck = t.Object({
 
 export const Health = t.Object({
   status: t.Union([t.Literal('ok'), t.Literal('degraded')], { description: 'degraded (answered 503) while writes fail or reads error' }),
-  writer: t.Union([t.Literal('up'), t.Literal('down'), t.Literal('failing')], {
-    description: 'up; down: the writer thread died and is being restarted; failing: its transactions fail (disk full, read-only file, …)',
+  writer: t.Union([t.Literal('up'), t.Literal('down'), t.Literal('failing'), t.Literal('stalled')], {
+    description:
+      'up; down: the writer thread died and is being restarted; failing: its transactions fail (disk full, read-only file, …); ' +
+      'stalled: it has confirmed nothing for 30 s while holding writes',
   }),
   reads: t.Union([t.Literal('ok'), t.Literal('failing')], { description: "the gateway's read connection answers queries" }),
   reason: t.Optional(t.String({ description: 'what is wrong, while degraded' })),

@@ -103,6 +103,11 @@ export class MetricsReader {
     return this.nodeIdStatement.get(clusterId, nodeName)?.id
   }
 
+  /** How many nodes of the cluster have an identity: what a fleet-history answer can hold series of. */
+  nodeCount(clusterId: string): number {
+    return (this.db.query('SELECT COUNT(*) AS n FROM nodes WHERE cluster_id = ?1').get(clusterId) as { n: number }).n
+  }
+
   /** Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds, ascending. */
   history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
     // Points at the tier's own width are read as stored: grouping 8,640 single points costs 3×.

@@ -119,8 +119,9 @@ export class MetricsWriter {
   /**
    * Writes all rows in one transaction. A node's latest row is written once per transaction,
    * with its newest snapshot, while every snapshot still counts into its history bucket: that
-   * is what lets a writer that fell behind catch up. On failure nothing is written. `now` is the
-   * server's time, stored as the node's received_ms when its snapshot is newer than the stored one.
+   * is what lets a writer that fell behind catch up. On failure nothing is written. A row's
+   * `receivedAt` (else `now`) is the server's time, stored as the node's received_ms when its
+   * snapshot is newer than the stored one.
    */
   write(rows: readonly NodeRow[], now = Date.now()): boolean[] {
     const before = new Map<string, KnownNode | undefined>()
@@ -129,7 +130,7 @@ export class MetricsWriter {
       this.db.transaction(() => {
         const newest = new Map<string, NodeRow>()
         for (const row of rows) written.push(this.writeRow(row, now, newest, before))
-        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, now))
+        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, row.receivedAt ?? now))
       })()
     } catch (error) {
       for (const [key, known] of before) {
@@ -169,7 +170,7 @@ export class MetricsWriter {
   private writeRow(row: NodeRow, now: number, newest: Map<string, NodeRow>, before: Map<string, KnownNode | undefined>): boolean {
     const key = `${row.cluster}\u0000${row.node}`
     const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
-    // Older or repeated snapshots (an agent's retry, a re-send after a writer restart) change nothing.
+    // Older or repeated snapshots (an agent's retry, AtlHyper re-sending a quiet node's last metrics) change nothing.
     if (known?.ts != null && row.ts <= known.ts) return false
     if (!before.has(key)) before.set(key, this.known.get(key))
     let id: number
@@ -179,7 +180,7 @@ export class MetricsWriter {
     } else {
       // A node first seen gets its identity; one back after removal keeps the one it had.
       id = known?.id ?? this.insertIdentity.get(row.cluster, row.node)!.id
-      this.insertLatest.run(...latestParams(row, now), id)
+      this.insertLatest.run(...latestParams(row, row.receivedAt ?? now), id)
     }
     this.known.set(key, { id, ts: row.ts })
     const values = encodeValues(row.values)

@@ -11,6 +11,8 @@ export interface NodeRow extends LatestExtras {
   values: (number | null)[]
   /** the node's JSON as the agent sent it (a slice of its body), UTF-8 */
   json: Uint8Array
+  /** when the master received the snapshot (epoch ms, its own clock), set by the writer from its batch */
+  receivedAt?: number
 }
 
 /**

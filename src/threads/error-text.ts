@@ -4,5 +4,5 @@
  */
 export function errorText(event: Event): string {
   const message = (event as ErrorEvent).message ?? String(event)
-  return /(?:^|\n)error: ([^\n]*)/.exec(message)?.[1] ?? message.split('\n')[0]!
+  return /^(?:error|\w*Error): (.*)$/m.exec(message)?.[1] ?? message.split('\n')[0]!
 }

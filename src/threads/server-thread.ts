@@ -46,6 +46,8 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
         onDeath(reason)
       }
       this.worker.addEventListener('message', (event: MessageEvent<(FromWorker | ServerLifecycle)[]>) => {
+        // A dead Worker's late messages are not its successor's: nothing of it may answer anyone now.
+        if (this.dead) return
         for (const message of event.data) {
           const lifecycle = message as ServerLifecycle
           if (lifecycle.type === 'listening') {
@@ -71,6 +73,11 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
 
   send(message: ToWorker): void {
     if (!this.dead) this.outbox.send(message)
+  }
+
+  /** Posts what is pending now instead of at the end of the turn. */
+  flush(): void {
+    if (!this.dead) this.outbox.flush()
   }
 
   /**

@@ -163,6 +163,8 @@ export function serveWriter(self: Port): void {
         let rows: NodeRow[]
         try {
           rows = decodeRows(message.rows)
+          // Node status goes by when the master received the snapshot, not when a backlog let it be written.
+          for (const row of rows) row.receivedAt = message.receivedAt
         } catch (error) {
           return send({ type: 'failed', batches: [message.batch], message: `undecodable rows: ${(error as Error).message}` })
         }

@@ -5,7 +5,7 @@ import type { Server } from 'bun'
  * finish for up to `graceMs`, then closes every connection — idle keep-alive ones too, which a
  * graceful stop alone would wait on until they time out.
  */
-export async function stopServer(server: Server<unknown> | null | undefined, graceMs: number): Promise<void> {
+export async function stopGatewayServer(server: Server<unknown> | null | undefined, graceMs: number): Promise<void> {
   if (!server) return
   void server.stop(false)
   const until = Date.now() + graceMs
