@@ -1,7 +1,8 @@
 /**
  * `bun run bench [--quick] [--out FILE]`: ingest throughput against the bare SQLite limit,
- * query latency alone and under load, storage per row, and the master's peak memory — all
- * measured in this one run, on this machine.
+ * query latency alone and under load, agents' acknowledgement latency while dashboards read a
+ * 1,000-node cluster, storage per row, and the master's peak memory — all measured in this one
+ * run, on this machine.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -13,6 +14,7 @@ import { acceptCost } from './accept'
 import { bareUpserts } from './bare'
 import { closedLoop, paced } from './http-load'
 import { prefill, storageFigures } from './prefill'
+import { ackReport, ackUnderReaders } from './readers'
 import { round, roundRows, workload } from './workload'
 import { post } from './http-load'
 import { SimulatedNode, clusterBody } from '../src/simulator/fleet'
@@ -141,7 +143,10 @@ const queryRss = peakRssBytes(master)
 await stop(master)
 log(`  under ingest at ${Math.round(achieved.acknowledgedNodes / achieved.seconds)} node-snapshots/s: ${JSON.stringify(loaded)}`)
 
-// 4. Report.
+// 4. Agents' acknowledgement latency with no readers, then 20 closed-loop readers of a 1,000-node cluster's node list.
+const ackReaders = await ackUnderReaders(quick ? 4 : 20, log)
+
+// 5. Report.
 const cpuModel = cpus()[0]?.model ?? 'unknown'
 const results = {
   date: new Date().toISOString(),
@@ -154,6 +159,7 @@ const results = {
     backgroundNodeSnapshotsPerSecond: Math.round(achieved.acknowledgedNodes / achieved.seconds),
     backgroundErrors: achieved.errors, peakRssBytes: queryRss,
   },
+  ackUnderReaders: ackReaders,
   storage,
   memory: Object.fromEntries(plan.totals.map((total) => [total, Math.max(...ingest.filter((row) => row.nodes === total).map((row) => row.peakRssBytes as number))])),
 }
@@ -177,6 +183,7 @@ console.log(`\nquery latency, ${plan.queryNodes}-node cluster, ${plan.queryDays}
 for (const name of Object.keys(queries)) {
   console.log(`  ${name.padEnd(40)} ${`${alone[name]!.p50} / ${alone[name]!.p99}`.padStart(18)} ${`${loaded[name]!.p50} / ${loaded[name]!.p99}`.padStart(24)}   ≤ ${targetsMs[name]} ms`)
 }
+console.log(`\n${ackReport(ackReaders)}`)
 console.log(`\nstorage (VACUUMed): ${storage.bytesPerHistoryPoint.toFixed(1)} B per history point (target ≤ 40), ` +
   `${storage.bytesPerHourlyPoint.toFixed(1)} B per hourly point, ${storage.bytesPerLatestRow.toFixed(0)} B per latest row, file ${mib(storage.fileBytes)}`)
 console.log(`memory (peak RSS of the master): ${Object.entries(results.memory).map(([nodes, bytes]) => `${nodes} nodes ${mib(bytes)}`).join(', ')}`)

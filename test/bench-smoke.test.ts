@@ -24,6 +24,12 @@ test('bun run bench --quick runs every section and writes its figures', () => {
     for (const section of [results.query.alone, results.query.underIngest]) {
       expect(Object.keys(section).sort()).toEqual(['history24h', 'history30d', 'nodeDetail', 'nodeList', 'nodeListAfterCommit'])
     }
+    for (const phase of [results.ackUnderReaders.none, results.ackUnderReaders.withReaders]) {
+      expect(phase.ack.count).toBeGreaterThan(0)
+      expect(phase.ack.errors).toBe(0)
+    }
+    expect(results.ackUnderReaders.withReaders.readerFigures.count).toBeGreaterThan(0)
+    expect(results.ackUnderReaders.ratio).toBeGreaterThan(0)
     expect(results.storage.bytesPerHistoryPoint).toBeGreaterThan(0)
     expect(results.memory['1000']).toBeGreaterThan(0)
     expect(run.stdout.toString()).toContain('ratio')

@@ -1,0 +1,354 @@
+/**
+ * Agents' acknowledgement latency while dashboards read a big cluster's node list.
+ *
+ * One master (a child process) holds a 1,000-node cluster whose agent posts 100 of its nodes
+ * every second (each node every 10 s), so its node list — megabytes of JSON, cached until the
+ * cluster's data changes — is rebuilt every second while readers poll it: the realistic worst case.
+ * Ten other clusters of ten nodes each post at a steady pace, every 100–200 ms (~670
+ * node-snapshots/s, a few per cent of the ingest capacity), so latency, not throughput, is measured.
+ * Each agent request's time to its acknowledgement is measured for a fixed duration with no
+ * readers, then with 20 closed-loop readers each fetching `GET /api/v2/clusters/{id}/node-metrics`
+ * of the big cluster and reading the whole body.
+ *
+ * The readers run in a Worker of the benchmark process (this same file is its entry point), so
+ * the agents' timers and their response handling are not held up by the benchmark reading
+ * megabytes of bodies on the same event loop; both still share the machine's cores with the master.
+ *
+ * `bun run bench` runs it as one of its sections; `bun bench/readers.ts [--seconds 20] [--out FILE]`
+ * runs it alone (also against an older checkout, copied in: it needs only bench/http-load.ts,
+ * bench/workload.ts and src/harness/master-process.ts).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { spawnMaster, type MasterProcess } from '../src/harness/master-process'
+import { percentile } from '../src/simulator/stats'
+import { post } from './http-load'
+import { round, workload, type Request, type Workload } from './workload'
+
+export interface LatencyFigures {
+  count: number
+  errors: number
+  p50: number
+  p99: number
+  max: number
+}
+
+export interface ReaderFigures extends LatencyFigures {
+  readers: number
+  requestsPerSecond: number
+  mibPerSecond: number
+  bodyBytes: number
+}
+
+export interface AckPhase {
+  readers: number
+  seconds: number
+  /** acknowledgements of the small clusters' agents, ms */
+  ack: LatencyFigures
+  /** acknowledgements of the big cluster's agent (100 nodes a post), ms */
+  bigClusterAck: LatencyFigures
+  readerFigures?: ReaderFigures
+  /** CPU time of the master's threads during the phase, ms: main, each Worker (in start order), runtime helpers */
+  masterCpuMs: Record<string, number>
+  /** CPU time of the benchmark process (agents and readers, user + system) during the phase, ms */
+  benchCpuMs: number
+  /** the whole machine's busy share of all its cores during the phase, % */
+  machineBusyPercent: number
+}
+
+export interface AckUnderReaders {
+  bigClusterNodes: number
+  bigClusterChange: string
+  agents: string
+  none: AckPhase
+  withReaders: AckPhase
+  /** p99(readers) / p99(none) */
+  ratio: number
+  bound: number
+}
+
+const BIG_NODES = 1_000
+const BIG_SUBSET = 100
+const BIG_EVERY_MS = 1_000
+const AGENT_CLUSTERS = 10
+const AGENT_NODES = 10
+const READERS = 20
+const WARM_MS = 1_000
+
+const round2 = (value: number) => Number(value.toFixed(2))
+
+function figures(times: number[], errors: number): LatencyFigures {
+  const sorted = [...times].sort((a, b) => a - b)
+  return {
+    count: times.length,
+    errors,
+    p50: round2(percentile(sorted, 50) ?? 0),
+    p99: round2(percentile(sorted, 99) ?? 0),
+    max: round2(sorted.at(-1) ?? 0),
+  }
+}
+
+/** CPU time (ms) of each of the master's threads, by thread id. */
+function threadCpu(pid: number): Map<string, { name: string; ms: number }> {
+  const tick = 1000 / 100 // USER_HZ
+  const threads = new Map<string, { name: string; ms: number }>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      threads.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick })
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return threads
+}
+
+function cpuBetween(before: Map<string, { name: string; ms: number }>, after: Map<string, { name: string; ms: number }>, pid: number) {
+  const result: Record<string, number> = { main: 0 }
+  let worker = 0
+  let helpers = 0
+  for (const [tid, { name, ms }] of [...after].sort((a, b) => Number(a[0]) - Number(b[0]))) {
+    const spent = ms - (before.get(tid)?.ms ?? 0)
+    if (tid === String(pid)) result.main = spent
+    else if (name === 'Worker') result[`worker${++worker}`] = spent
+    else helpers += spent
+  }
+  result.helpers = helpers
+  return result
+}
+
+/** The machine's busy and total CPU time so far (all cores, ticks). */
+function machineCpu(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = fields.reduce((sum, value) => sum + value, 0)
+  return { busy: total - fields[3]! - fields[4]!, total }
+}
+
+/** One body per post of the big cluster: 100 of its nodes, in turn, with newer timestamps. */
+function bigClusterPosts(load: Workload, count: number, firstIndex: number, ts: () => number): Request[] {
+  const { clusterId, nodes } = load.clusters[0]!
+  return Array.from({ length: count }, (_, index) => {
+    const start = ((firstIndex + index) * BIG_SUBSET) % nodes.length
+    const subset = nodes.slice(start, start + BIG_SUBSET)
+    const at = ts()
+    const nodeMetrics = subset.map((node) => `${JSON.stringify(node.name)}:${node.head}${at}${node.tail}`).join(',')
+    const text = `{"cluster_id":${JSON.stringify(clusterId)},"fetched_at":${at},"pods":[],"node_metrics":{${nodeMetrics}}}`
+    return { clusterId, nodes: subset.length, body: Bun.gzipSync(Buffer.from(text)) }
+  })
+}
+
+/**
+ * Posts on a fixed schedule (open loop: a slow answer does not delay the next post) until
+ * `recordUntil`; records the latency of the posts sent from `recordFrom` on.
+ */
+async function postOnSchedule(ingest: string, requests: Request[], everyMs: number, offsetMs: number, started: number, recordFrom: number, recordUntil: number) {
+  const times: number[] = []
+  let errors = 0
+  const pending: Promise<void>[] = []
+  for (let index = 0; index < requests.length; index++) {
+    const due = started + offsetMs + index * everyMs
+    if (due >= recordUntil) break
+    const wait = due - performance.now()
+    if (wait > 0) await Bun.sleep(wait)
+    const request = requests[index]!
+    const sent = performance.now()
+    const record = sent >= recordFrom
+    pending.push(
+      post(ingest, request)
+        .then(async (response) => {
+          await response.arrayBuffer()
+          if (response.status !== 200) throw new Error(`answered ${response.status}`)
+          if (record) times.push(performance.now() - sent)
+        })
+        .catch(() => {
+          if (record) errors++
+        }),
+    )
+  }
+  await Promise.all(pending)
+  return { times, errors }
+}
+
+async function phase(master: MasterProcess, small: Workload, big: Workload, readerUrl: string | undefined, seconds: number, clock: { next: () => number; bigIndex: number }): Promise<AckPhase> {
+  const totalMs = WARM_MS + seconds * 1000
+  // Every body of the phase is made before it starts: the benchmark does little while it measures.
+  const intervals = small.clusters.map((_, index) => 100 + Math.round((index * 100) / Math.max(1, small.clusters.length - 1)))
+  const agentPosts = small.clusters.map((cluster, index) => {
+    const count = Math.ceil(totalMs / intervals[index]!) + 1
+    return Array.from({ length: count }, () => round({ clusters: [cluster], nodeCount: cluster.nodes.length }, clock.next())[0]!)
+  })
+  const bigCount = Math.ceil(totalMs / BIG_EVERY_MS) + 1
+  const bigPosts = bigClusterPosts(big, bigCount, clock.bigIndex, clock.next)
+  clock.bigIndex += bigCount
+
+  let readers: Worker | undefined
+  let readerFigures: Promise<ReaderFigures> | undefined
+  if (readerUrl) {
+    readers = new Worker(new URL(import.meta.url).href)
+    readerFigures = new Promise((resolve, reject) => {
+      readers!.onmessage = (event) => resolve(event.data as ReaderFigures)
+      readers!.onerror = (event) => reject(new Error(String(event.message)))
+    })
+    readers.postMessage({ type: 'start', url: readerUrl, readers: READERS })
+  }
+
+  const started = performance.now()
+  const recordFrom = started + WARM_MS
+  const recordUntil = started + totalMs
+  let cpuBefore = threadCpu(master.proc.pid)
+  let benchBefore = process.cpuUsage()
+  let machineBefore = machineCpu()
+  const markCpu = Bun.sleep(WARM_MS).then(() => {
+    cpuBefore = threadCpu(master.proc.pid)
+    benchBefore = process.cpuUsage()
+    machineBefore = machineCpu()
+  })
+  const [agents, bigCluster] = await Promise.all([
+    Promise.all(agentPosts.map((requests, index) => postOnSchedule(master.ingest, requests, intervals[index]!, (index * 37) % intervals[index]!, started, recordFrom, recordUntil))),
+    postOnSchedule(master.ingest, bigPosts, BIG_EVERY_MS, 500, started, recordFrom, recordUntil),
+    markCpu,
+  ])
+  const masterCpuMs = cpuBetween(cpuBefore, threadCpu(master.proc.pid), master.proc.pid)
+  const bench = process.cpuUsage(benchBefore)
+  const machine = machineCpu()
+  let readerResult: ReaderFigures | undefined
+  if (readers) {
+    readers.postMessage({ type: 'stop' })
+    readerResult = await readerFigures
+    readers.terminate()
+  }
+  return {
+    readers: readerUrl ? READERS : 0,
+    seconds,
+    ack: figures(agents.flatMap((agent) => agent.times), agents.reduce((sum, agent) => sum + agent.errors, 0)),
+    bigClusterAck: figures(bigCluster.times, bigCluster.errors),
+    ...(readerResult ? { readerFigures: readerResult } : {}),
+    masterCpuMs,
+    benchCpuMs: Math.round((bench.user + bench.system) / 1000),
+    machineBusyPercent: Math.round((100 * (machine.busy - machineBefore.busy)) / Math.max(1, machine.total - machineBefore.total)),
+  }
+}
+
+/** The whole scenario on a fresh master: no readers, then 20 readers, `seconds` each. */
+export async function ackUnderReaders(seconds: number, log: (line: string) => void = () => {}): Promise<AckUnderReaders> {
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-bench-readers-'))
+  const master = await spawnMaster({ DB_PATH: join(dir, 'master.db') })
+  try {
+    const small = workload(AGENT_CLUSTERS * AGENT_NODES, AGENT_NODES, 'ack-')
+    const big = workload(BIG_NODES, BIG_NODES, 'big-')
+    let last = Date.now() - 60_000
+    const clock = { next: () => (last = Math.max(last + 1, Date.now() - 60_000)), bigIndex: 0 }
+    // The big cluster stored whole, and every agent once, before anything is measured.
+    for (const request of [...round(big, clock.next()), ...round(small, clock.next())]) {
+      const response = await post(master.ingest, request)
+      if (response.status !== 200) throw new Error(`a first post answered ${response.status}: ${await response.text()}`)
+    }
+    const list = `${master.api}/api/v2/clusters/${big.clusters[0]!.clusterId}/node-metrics`
+    const first = await fetch(list)
+    const bytes = (await first.arrayBuffer()).byteLength
+    log(`ack under readers: ${BIG_NODES}-node cluster stored (node list ${(bytes / 2 ** 20).toFixed(1)} MiB); ${seconds} s per phase`)
+
+    const none = await phase(master, small, big, undefined, seconds, clock)
+    log(`  no readers: ack p50 ${none.ack.p50} / p99 ${none.ack.p99} / max ${none.ack.max} ms (${none.ack.count} posts, ${none.ack.errors} errors)`)
+    const withReaders = await phase(master, small, big, list, seconds, clock)
+    const r = withReaders.readerFigures!
+    log(`  ${READERS} readers: ack p50 ${withReaders.ack.p50} / p99 ${withReaders.ack.p99} / max ${withReaders.ack.max} ms (${withReaders.ack.count} posts, ${withReaders.ack.errors} errors); ` +
+      `readers ${r.requestsPerSecond} lists/s, ${r.mibPerSecond} MiB/s, p50 ${r.p50} / p99 ${r.p99} ms`)
+    return {
+      bigClusterNodes: BIG_NODES,
+      bigClusterChange: `${BIG_SUBSET} of its nodes posted every ${BIG_EVERY_MS} ms (each node every ${(BIG_NODES / BIG_SUBSET) * BIG_EVERY_MS / 1000} s): the list changes every second`,
+      agents: `${AGENT_CLUSTERS} clusters × ${AGENT_NODES} nodes, one post each every 100–200 ms (open loop)`,
+      none,
+      withReaders,
+      ratio: round2(withReaders.ack.p99 / none.ack.p99),
+      bound: 1.5,
+    }
+  } finally {
+    master.proc.kill('SIGTERM')
+    await master.proc.exited
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The section's lines of the benchmark's report. */
+export function ackReport(result: AckUnderReaders): string {
+  const line = (label: string, phase: AckPhase) =>
+    `  ${label.padEnd(44)} ${`${phase.ack.p50} / ${phase.ack.p99} / ${phase.ack.max}`.padStart(24)} ${String(phase.ack.count).padStart(7)} ${String(phase.ack.errors).padStart(6)}` +
+    `   master CPU ${Object.entries(phase.masterCpuMs).map(([thread, ms]) => `${thread} ${ms}`).join(', ')} ms; machine ${phase.machineBusyPercent} % busy`
+  const r = result.withReaders.readerFigures!
+  return [
+    `agents' ack latency, ${result.agents};`,
+    `  ${result.bigClusterNodes}-node cluster: ${result.bigClusterChange}`,
+    `  ${'readers of its node list'.padEnd(44)} ${'ack p50 / p99 / max ms'.padStart(24)} ${'posts'.padStart(7)} ${'errors'.padStart(6)}`,
+    line('none', result.none),
+    line(`${result.withReaders.readers} closed-loop`, result.withReaders),
+    `  ratio p99 ${result.ratio} (bound ≤ ${result.bound}) ${result.ratio <= result.bound ? '✓' : '✗'}`,
+    `  readers: ${r.requestsPerSecond} lists/s (${(r.bodyBytes / 2 ** 20).toFixed(1)} MiB each, ${r.mibPerSecond} MiB/s), p50 ${r.p50} / p99 ${r.p99} / max ${r.max} ms, ${r.errors} errors`,
+  ].join('\n')
+}
+
+// As a Worker: the readers, closed loop, until told to stop.
+declare const self: Worker
+if (!Bun.isMainThread) {
+  let running = true
+  const times: number[] = []
+  let errors = 0
+  let bytes = 0
+  let bodyBytes = 0
+  let started = 0
+  let loops: Promise<void>[] = []
+  let readers = 0
+  self.onmessage = async (event: MessageEvent) => {
+    const message = event.data as { type: 'start'; url: string; readers: number } | { type: 'stop' }
+    if (message.type === 'start') {
+      readers = message.readers
+      started = performance.now()
+      loops = Array.from({ length: message.readers }, async () => {
+        while (running) {
+          const sent = performance.now()
+          try {
+            const response = await fetch(message.url)
+            const body = await response.arrayBuffer()
+            if (response.status !== 200) throw new Error(`answered ${response.status}`)
+            times.push(performance.now() - sent)
+            bytes += body.byteLength
+            bodyBytes = body.byteLength
+          } catch {
+            errors++
+            await Bun.sleep(10)
+          }
+        }
+      })
+      return
+    }
+    running = false
+    await Promise.all(loops)
+    const seconds = (performance.now() - started) / 1000
+    const result: ReaderFigures = {
+      readers,
+      ...figures(times, errors),
+      requestsPerSecond: round2(times.length / seconds),
+      mibPerSecond: round2(bytes / 2 ** 20 / seconds),
+      bodyBytes,
+    }
+    self.postMessage(result)
+  }
+}
+
+// Alone: `bun bench/readers.ts [--seconds 20] [--out FILE]`.
+if (Bun.isMainThread && import.meta.main) {
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string' } } })
+  const commit = Bun.spawnSync(['git', 'rev-parse', 'HEAD'], { cwd: join(import.meta.dir, '..') }).stdout.toString().trim()
+  const result = await ackUnderReaders(Number(values.seconds), (line) => console.log(`[bench] ${line}`))
+  console.log(ackReport(result))
+  if (values.out) {
+    mkdirSync(dirname(values.out), { recursive: true })
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, bun: Bun.version }
+    writeFileSync(values.out, `${JSON.stringify({ date: new Date().toISOString(), commit, machine, ackUnderReaders: result }, null, 2)}\n`)
+    console.log(`written to ${values.out}`)
+  }
+}
