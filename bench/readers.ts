@@ -37,6 +37,10 @@ export interface LatencyFigures {
 
 export interface ReaderFigures extends LatencyFigures {
   readers: number
+  /** the readers revalidate as browsers do (If-None-Match with the last ETag: 304 while unchanged) */
+  revalidate: boolean
+  /** answers that were 304 Not Modified */
+  notModified: number
   requestsPerSecond: number
   mibPerSecond: number
   bodyBytes: number
@@ -63,9 +67,14 @@ export interface AckUnderReaders {
   bigClusterChange: string
   agents: string
   none: AckPhase
+  /** readers that revalidate as a browser's dashboard does: the list whenever it changed, 304 otherwise */
   withReaders: AckPhase
-  /** p99(readers) / p99(none) */
+  /** readers that never revalidate: every answer the whole list, megabytes each, as fast as they can */
+  withNaiveReaders: AckPhase
+  /** p99(revalidating readers) / p99(none) */
   ratio: number
+  /** p99(naive readers) / p99(none) */
+  naiveRatio: number
   bound: number
 }
 
@@ -173,7 +182,10 @@ async function postOnSchedule(ingest: string, requests: Request[], everyMs: numb
   return { times, errors }
 }
 
-async function phase(master: MasterProcess, small: Workload, big: Workload, readerUrl: string | undefined, seconds: number, clock: { next: () => number; bigIndex: number }): Promise<AckPhase> {
+async function phase(
+  master: MasterProcess, small: Workload, big: Workload, readerUrl: string | undefined, revalidate: boolean, seconds: number,
+  clock: { next: () => number; bigIndex: number },
+): Promise<AckPhase> {
   const totalMs = WARM_MS + seconds * 1000
   // Every body of the phase is made before it starts: the benchmark does little while it measures.
   const intervals = small.clusters.map((_, index) => 100 + Math.round((index * 100) / Math.max(1, small.clusters.length - 1)))
@@ -193,7 +205,7 @@ async function phase(master: MasterProcess, small: Workload, big: Workload, read
       readers!.onmessage = (event) => resolve(event.data as ReaderFigures)
       readers!.onerror = (event) => reject(new Error(String(event.message)))
     })
-    readers.postMessage({ type: 'start', url: readerUrl, readers: READERS })
+    readers.postMessage({ type: 'start', url: readerUrl, readers: READERS, revalidate })
   }
 
   const started = performance.now()
@@ -252,19 +264,24 @@ export async function ackUnderReaders(seconds: number, log: (line: string) => vo
     const bytes = (await first.arrayBuffer()).byteLength
     log(`ack under readers: ${BIG_NODES}-node cluster stored (node list ${(bytes / 2 ** 20).toFixed(1)} MiB); ${seconds} s per phase`)
 
-    const none = await phase(master, small, big, undefined, seconds, clock)
+    const none = await phase(master, small, big, undefined, false, seconds, clock)
     log(`  no readers: ack p50 ${none.ack.p50} / p99 ${none.ack.p99} / max ${none.ack.max} ms (${none.ack.count} posts, ${none.ack.errors} errors)`)
-    const withReaders = await phase(master, small, big, list, seconds, clock)
-    const r = withReaders.readerFigures!
-    log(`  ${READERS} readers: ack p50 ${withReaders.ack.p50} / p99 ${withReaders.ack.p99} / max ${withReaders.ack.max} ms (${withReaders.ack.count} posts, ${withReaders.ack.errors} errors); ` +
-      `readers ${r.requestsPerSecond} lists/s, ${r.mibPerSecond} MiB/s, p50 ${r.p50} / p99 ${r.p99} ms`)
+    const withReaders = await phase(master, small, big, list, true, seconds, clock)
+    const withNaiveReaders = await phase(master, small, big, list, false, seconds, clock)
+    for (const [label, measured] of [['revalidating', withReaders], ['naive', withNaiveReaders]] as const) {
+      const r = measured.readerFigures!
+      log(`  ${READERS} ${label} readers: ack p50 ${measured.ack.p50} / p99 ${measured.ack.p99} / max ${measured.ack.max} ms (${measured.ack.count} posts, ${measured.ack.errors} errors); ` +
+        `readers ${r.requestsPerSecond} answers/s (${r.notModified} of ${r.count} 304), ${r.mibPerSecond} MiB/s, p50 ${r.p50} / p99 ${r.p99} ms`)
+    }
     return {
       bigClusterNodes: BIG_NODES,
       bigClusterChange: `${BIG_SUBSET} of its nodes posted every ${BIG_EVERY_MS} ms (each node every ${(BIG_NODES / BIG_SUBSET) * BIG_EVERY_MS / 1000} s): the list changes every second`,
       agents: `${AGENT_CLUSTERS} clusters × ${AGENT_NODES} nodes, one post each every 100–200 ms (open loop)`,
       none,
       withReaders,
+      withNaiveReaders,
       ratio: round2(withReaders.ack.p99 / none.ack.p99),
+      naiveRatio: round2(withNaiveReaders.ack.p99 / none.ack.p99),
       bound: 1.5,
     }
   } finally {
@@ -279,15 +296,20 @@ export function ackReport(result: AckUnderReaders): string {
   const line = (label: string, phase: AckPhase) =>
     `  ${label.padEnd(44)} ${`${phase.ack.p50} / ${phase.ack.p99} / ${phase.ack.max}`.padStart(24)} ${String(phase.ack.count).padStart(7)} ${String(phase.ack.errors).padStart(6)}` +
     `   master CPU ${Object.entries(phase.masterCpuMs).map(([thread, ms]) => `${thread} ${ms}`).join(', ')} ms; machine ${phase.machineBusyPercent} % busy`
-  const r = result.withReaders.readerFigures!
+  const readerLine = (label: string, r: ReaderFigures) =>
+    `  ${label}: ${r.requestsPerSecond} answers/s, ${r.notModified} of ${r.count} 304 (lists ${(r.bodyBytes / 2 ** 20).toFixed(1)} MiB each, ` +
+    `${r.mibPerSecond} MiB/s), p50 ${r.p50} / p99 ${r.p99} / max ${r.max} ms, ${r.errors} errors`
   return [
     `agents' ack latency, ${result.agents};`,
     `  ${result.bigClusterNodes}-node cluster: ${result.bigClusterChange}`,
-    `  ${'readers of its node list'.padEnd(44)} ${'ack p50 / p99 / max ms'.padStart(24)} ${'posts'.padStart(7)} ${'errors'.padStart(6)}`,
+    `  ${'readers of its node list (closed loop)'.padEnd(44)} ${'ack p50 / p99 / max ms'.padStart(24)} ${'posts'.padStart(7)} ${'errors'.padStart(6)}`,
     line('none', result.none),
-    line(`${result.withReaders.readers} closed-loop`, result.withReaders),
-    `  ratio p99 ${result.ratio} (bound ≤ ${result.bound}) ${result.ratio <= result.bound ? '✓' : '✗'}`,
-    `  readers: ${r.requestsPerSecond} lists/s (${(r.bodyBytes / 2 ** 20).toFixed(1)} MiB each, ${r.mibPerSecond} MiB/s), p50 ${r.p50} / p99 ${r.p99} / max ${r.max} ms, ${r.errors} errors`,
+    line(`${result.withReaders.readers}, revalidating (as browsers do)`, result.withReaders),
+    line(`${result.withNaiveReaders.readers}, naive (never revalidate)`, result.withNaiveReaders),
+    `  ratio p99 ${result.ratio} with revalidating readers (bound ≤ ${result.bound}) ${result.ratio <= result.bound ? '✓' : '✗'}; ` +
+      `${result.naiveRatio} with naive ones`,
+    readerLine('revalidating readers', result.withReaders.readerFigures!),
+    readerLine('naive readers', result.withNaiveReaders.readerFigures!),
   ].join('\n')
 }
 
@@ -302,21 +324,27 @@ if (!Bun.isMainThread) {
   let started = 0
   let loops: Promise<void>[] = []
   let readers = 0
+  let revalidate = false
+  let notModified = 0
   self.onmessage = async (event: MessageEvent) => {
-    const message = event.data as { type: 'start'; url: string; readers: number } | { type: 'stop' }
+    const message = event.data as { type: 'start'; url: string; readers: number; revalidate: boolean } | { type: 'stop' }
     if (message.type === 'start') {
       readers = message.readers
+      revalidate = message.revalidate
       started = performance.now()
       loops = Array.from({ length: message.readers }, async () => {
+        let etag: string | null = null
         while (running) {
           const sent = performance.now()
           try {
-            const response = await fetch(message.url)
+            const response: Response = await fetch(message.url, { headers: revalidate && etag ? { 'if-none-match': etag } : {} })
             const body = await response.arrayBuffer()
-            if (response.status !== 200) throw new Error(`answered ${response.status}`)
+            if (response.status !== 200 && response.status !== 304) throw new Error(`answered ${response.status}`)
             times.push(performance.now() - sent)
+            if (response.status === 304) notModified++
+            etag = response.headers.get('etag') ?? etag
             bytes += body.byteLength
-            bodyBytes = body.byteLength
+            if (response.status === 200) bodyBytes = body.byteLength
           } catch {
             errors++
             await Bun.sleep(10)
@@ -330,6 +358,8 @@ if (!Bun.isMainThread) {
     const seconds = (performance.now() - started) / 1000
     const result: ReaderFigures = {
       readers,
+      revalidate,
+      notModified,
       ...figures(times, errors),
       requestsPerSecond: round2(times.length / seconds),
       mibPerSecond: round2(bytes / 2 ** 20 / seconds),

@@ -24,12 +24,14 @@ test('bun run bench --quick runs every section and writes its figures', () => {
     for (const section of [results.query.alone, results.query.underIngest]) {
       expect(Object.keys(section).sort()).toEqual(['history24h', 'history30d', 'nodeDetail', 'nodeList', 'nodeListAfterCommit'])
     }
-    for (const phase of [results.ackUnderReaders.none, results.ackUnderReaders.withReaders]) {
+    for (const phase of [results.ackUnderReaders.none, results.ackUnderReaders.withReaders, results.ackUnderReaders.withNaiveReaders]) {
       expect(phase.ack.count).toBeGreaterThan(0)
       expect(phase.ack.errors).toBe(0)
     }
     expect(results.ackUnderReaders.withReaders.readerFigures.count).toBeGreaterThan(0)
     expect(results.ackUnderReaders.ratio).toBeGreaterThan(0)
+    expect(results.ackUnderReaders.withReaders.readerFigures.notModified).toBeGreaterThan(0) // they revalidate
+    expect(results.ackUnderReaders.withNaiveReaders.readerFigures.notModified).toBe(0)
     expect(results.storage.bytesPerHistoryPoint).toBeGreaterThan(0)
     expect(results.memory['1000']).toBeGreaterThan(0)
     expect(run.stdout.toString()).toContain('ratio')
