@@ -10,9 +10,9 @@
  * readers, then with 20 closed-loop readers each fetching `GET /api/v2/clusters/{id}/node-metrics`
  * of the big cluster and reading the whole body.
  *
- * The readers run in a Worker of the benchmark process (this same file is its entry point), so
- * the agents' timers and their response handling are not held up by the benchmark reading
- * megabytes of bodies on the same event loop; both still share the machine's cores with the master.
+ * The readers run in a process of their own (bench/dashboard-readers.ts), as dashboards do: in
+ * this process their megabytes of bodies and their garbage collection delayed the agents' own
+ * timers, which measured as the master's latency. They still share the machine's cores.
  *
  * `bun run bench` runs it as one of its sections; `bun bench/readers.ts [--seconds 20] [--out FILE]`
  * runs it alone (also against an older checkout, copied in: it needs only bench/http-load.ts,
@@ -86,9 +86,9 @@ const AGENT_NODES = 10
 const READERS = 20
 const WARM_MS = 1_000
 
-const round2 = (value: number) => Number(value.toFixed(2))
+export const round2 = (value: number) => Number(value.toFixed(2))
 
-function figures(times: number[], errors: number): LatencyFigures {
+export function figures(times: number[], errors: number): LatencyFigures {
   const sorted = [...times].sort((a, b) => a - b)
   return {
     count: times.length,
@@ -197,16 +197,14 @@ async function phase(
   const bigPosts = bigClusterPosts(big, bigCount, clock.bigIndex, clock.next)
   clock.bigIndex += bigCount
 
-  let readers: Worker | undefined
-  let readerFigures: Promise<ReaderFigures> | undefined
-  if (readerUrl) {
-    readers = new Worker(new URL(import.meta.url).href)
-    readerFigures = new Promise((resolve, reject) => {
-      readers!.onmessage = (event) => resolve(event.data as ReaderFigures)
-      readers!.onerror = (event) => reject(new Error(String(event.message)))
-    })
-    readers.postMessage({ type: 'start', url: readerUrl, readers: READERS, revalidate })
-  }
+  // The readers are a process of their own, as dashboards are: in this process their megabytes of
+  // bodies (and their collection) would delay the agents' own timers and be counted as the master's.
+  const readers = readerUrl
+    ? Bun.spawn(['bun', join(import.meta.dir, 'dashboard-readers.ts'), readerUrl, String(READERS), revalidate ? '1' : '0', String(totalMs)], {
+        stdout: 'pipe',
+        stderr: 'inherit',
+      })
+    : undefined
 
   const started = performance.now()
   const recordFrom = started + WARM_MS
@@ -229,9 +227,9 @@ async function phase(
   const machine = machineCpu()
   let readerResult: ReaderFigures | undefined
   if (readers) {
-    readers.postMessage({ type: 'stop' })
-    readerResult = await readerFigures
-    readers.terminate()
+    const [output, code] = await Promise.all([new Response(readers.stdout).text(), readers.exited])
+    if (code !== 0) throw new Error(`the readers' process exited with ${code}`)
+    readerResult = JSON.parse(output) as ReaderFigures
   }
   return {
     readers: readerUrl ? READERS : 0,
@@ -311,62 +309,6 @@ export function ackReport(result: AckUnderReaders): string {
     readerLine('revalidating readers', result.withReaders.readerFigures!),
     readerLine('naive readers', result.withNaiveReaders.readerFigures!),
   ].join('\n')
-}
-
-// As a Worker: the readers, closed loop, until told to stop.
-declare const self: Worker
-if (!Bun.isMainThread) {
-  let running = true
-  const times: number[] = []
-  let errors = 0
-  let bytes = 0
-  let bodyBytes = 0
-  let started = 0
-  let loops: Promise<void>[] = []
-  let readers = 0
-  let revalidate = false
-  let notModified = 0
-  self.onmessage = async (event: MessageEvent) => {
-    const message = event.data as { type: 'start'; url: string; readers: number; revalidate: boolean } | { type: 'stop' }
-    if (message.type === 'start') {
-      readers = message.readers
-      revalidate = message.revalidate
-      started = performance.now()
-      loops = Array.from({ length: message.readers }, async () => {
-        let etag: string | null = null
-        while (running) {
-          const sent = performance.now()
-          try {
-            const response: Response = await fetch(message.url, { headers: revalidate && etag ? { 'if-none-match': etag } : {} })
-            const body = await response.arrayBuffer()
-            if (response.status !== 200 && response.status !== 304) throw new Error(`answered ${response.status}`)
-            times.push(performance.now() - sent)
-            if (response.status === 304) notModified++
-            etag = response.headers.get('etag') ?? etag
-            bytes += body.byteLength
-            if (response.status === 200) bodyBytes = body.byteLength
-          } catch {
-            errors++
-            await Bun.sleep(10)
-          }
-        }
-      })
-      return
-    }
-    running = false
-    await Promise.all(loops)
-    const seconds = (performance.now() - started) / 1000
-    const result: ReaderFigures = {
-      readers,
-      revalidate,
-      notModified,
-      ...figures(times, errors),
-      requestsPerSecond: round2(times.length / seconds),
-      mibPerSecond: round2(bytes / 2 ** 20 / seconds),
-      bodyBytes,
-    }
-    self.postMessage(result)
-  }
 }
 
 // Alone: `bun bench/readers.ts [--seconds 20] [--out FILE]`.

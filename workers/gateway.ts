@@ -4,11 +4,21 @@
  * DataHub knows reaches it as messages (src/gateway/messages.ts).
  */
 import { Mailbox } from '../src/threads/mailbox'
+import { lowerThreadPriority } from '../src/threads/priority'
 import { startGateway, type Gateway } from '../src/gateway/gateway'
 import type { GatewayToHub, HubToGateway } from '../src/gateway/messages'
 import { isFault, type FaultMessage, type GatewayFault } from '../src/faults/hooks'
 
 declare const self: Worker
+
+/**
+ * Queries yield to agents: this thread runs at a lower priority than the ones that acknowledge
+ * agents, so when dashboards keep the machine busy the kernel runs those first (the bench: agents'
+ * p99 acknowledgement with 20 readers pulling a 1,000-node list without pause stays within 1.5× of
+ * none; at the same priority it doubled).
+ */
+const GATEWAY_NICE = 10
+lowerThreadPriority(GATEWAY_NICE)
 
 const outbox = new Mailbox<GatewayToHub>((batch) => self.postMessage(batch))
 let gateway: Gateway | undefined
