@@ -17,7 +17,7 @@ declare const self: Worker
  * p99 acknowledgement with 20 readers pulling a 1,000-node list without pause stays within 1.5× of
  * none; at the same priority it doubled).
  */
-const GATEWAY_NICE = 10
+const GATEWAY_NICE = 19
 lowerThreadPriority(GATEWAY_NICE)
 
 const outbox = new Mailbox<GatewayToHub>((batch) => self.postMessage(batch))
