@@ -16,13 +16,13 @@
  *
  * `bun run bench` runs it as one of its sections; `bun bench/readers.ts [--seconds 20] [--out FILE]`
  * runs it alone (also against an older checkout, copied in: it needs only bench/http-load.ts,
- * bench/workload.ts and src/harness/master-process.ts).
+ * bench/workload.ts and test/support/master-process.ts).
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { spawnMaster, type MasterProcess } from '../src/harness/master-process'
+import { spawnMaster, type MasterProcess } from '../test/support/master-process'
 import { percentile } from '../src/simulator/stats'
 import { post } from './http-load'
 import { round, workload, type Request, type Workload } from './workload'

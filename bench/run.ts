@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { spawnMaster, type MasterProcess } from '../src/harness/master-process'
+import { spawnMaster, type MasterProcess } from '../test/support/master-process'
 import { percentile } from '../src/simulator/stats'
 import { acceptCost } from './accept'
 import { bareUpserts } from './bare'

@@ -107,7 +107,10 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       // Read on every call: after a restart the DataHub talks to the new gateway.
       toGateway: (message: HubToGateway) => liveGateway.send(message),
     },
-    { writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs, now: options.now },
+    {
+      writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs,
+      agentExpireMs: config.agentExpireMs, now: options.now,
+    },
   )
   const ingestSettings = {
     type: 'start' as const,

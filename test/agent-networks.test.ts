@@ -1,9 +1,12 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import http from 'node:http'
 import { ConfigError, loadConfig, missingTokens } from '../src/config/config'
 import { atlhyperFixture } from './support/atlhyper'
 import { readDb, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /**
  * AtlHyper's agent sends no Authorization header: AGENT_ALLOW_NETWORKS admits agents by the

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NodeCollector } from '../src/agent/collector'
@@ -6,6 +6,9 @@ import { hostAt, type Host } from '../src/agent/host'
 import { parseCpuinfo, parseMeminfo, parseMounts, parseNetDev, parseProcessStat, parseStat } from '../src/agent/procfs'
 import { rate } from '../src/agent/rates'
 import { getJson, useMaster } from './support/master'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 const FIXTURES = join(import.meta.dir, 'fixtures/host')
 const fixture = (sample: 't0' | 't1', path: string) => readFileSync(join(FIXTURES, sample, path), 'utf8')

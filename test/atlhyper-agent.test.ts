@@ -1,7 +1,10 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { atlhyperFixture, goNodeText, postLikeAtlHyper } from './support/atlhyper'
 import { getJson, readDb, removeDb, startTestMaster, useMaster, type RunningMaster } from './support/master'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /**
  * Real AtlHyper agents feed the master unchanged: every fixture is Go's json.Marshal of the

@@ -1,8 +1,11 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { ATLHYPER_ZERO_NODE } from '../src/model/atlhyper'
 import { atlhyperFixture, postLikeAtlHyper } from './support/atlhyper'
 import { getJson, postSnapshot, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /**
  * AtlHyper's read routes serve AtlHyper's web UI, which reads a node's fields without checking

@@ -1,9 +1,12 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import net from 'node:net'
 import { ConfigError, loadConfig, missingTokens } from '../src/config/config'
 import { postSnapshot, readDb, removeDb, useMaster } from './support/master'
-import { spawnMaster } from '../src/harness/master-process'
+import { spawnMaster } from './support/master-process'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 const snapshot = (clusterId: string | undefined) => clusterSnapshot(clusterId, [nodeSnapshot('n1', Date.now() - 1_000)])
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })

@@ -1,6 +1,9 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { ConfigError, loadConfig } from '../src/config/config'
 import { parseAgentTokens, parseDuration } from '../src/config/parse'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 describe('configuration', () => {
   test('defaults are those of docs/design.md §7', () => {

@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { FIGURES } from '../src/model/figures'
 import { clusterBody, fleet } from '../src/simulator/fleet'
 import { atlhyperFixture, postLikeAtlHyper } from './support/atlhyper'
 import { getJson, useMaster } from './support/master'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 // Callbacks given to page.$eval and waitForFunction run in the browser, where these exist.
 declare const document: any

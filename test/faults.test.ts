@@ -1,7 +1,10 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { WriterFault } from '../src/faults/hooks'
 import { disposeMaster, getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 let master: RunningMaster | undefined
 afterEach(async () => {

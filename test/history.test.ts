@@ -1,7 +1,10 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 import { FIGURES } from '../src/model/figures'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 const HOUR = 3_600_000
 let master: RunningMaster | undefined

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,6 +6,9 @@ import { join } from 'node:path'
 import { MIGRATIONS, migrate } from '../src/storage/migrations'
 import { getJson, readDb, removeDb, startTestMaster, type RunningMaster } from './support/master'
 import { nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /**
  * Migration 4 fills the hourly tier from the raw tier where a file has no hourly points for its

@@ -31,6 +31,7 @@ function fakeHub(overrides: Partial<HubLink> = {}): HubLink & { pending: Pending
     submit: (_, giveUp) => pending.ask(() => {}, giveUp),
     heartbeat: (_, __, giveUp) => pending.ask(() => {}, giveUp),
     rejected: () => {},
+    acknowledged: () => {},
     dropped: () => {},
     ...overrides,
   }

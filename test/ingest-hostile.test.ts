@@ -1,11 +1,14 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnMaster } from '../src/harness/master-process'
+import { spawnMaster } from './support/master-process'
 import { disposeMaster, postSnapshot, startTestMaster, type RunningMaster } from './support/master'
 import { eventually, rawConnect, slowUpload, type RawClient } from './support/raw-client'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /** The master's agent port under clients that upload slowly, hang up, or idle — and at SIGTERM. */
 
@@ -52,6 +55,28 @@ describe('MAX_INFLIGHT_BYTES', () => {
     await Bun.sleep(200)
     expect(clients.map((client) => client.status())).toEqual([undefined, undefined])
     expect(status).toBe(200)
+  })
+})
+
+describe('a body that trickles in', () => {
+  test('is cut off with 408 once it comes slower than 16 KiB/s after 10 s, and gives its budget back', async () => {
+    master = await startTestMaster({ MAX_BODY: '1MiB', MAX_INFLIGHT_BYTES: '1MiB' })
+    // One byte every 2 s, each under the server's idle timeout: it would hold the whole budget for ever.
+    const trickler = await slowUpload(master.ingest, { declared: 1024 * 1024, send: 1 })
+    clients.push(trickler)
+    const refusedMeanwhile = await postSnapshot(master.ingest, snapshot(), { clusterId: 'c1' })
+    expect(refusedMeanwhile.status).toBe(503)
+    const started = performance.now()
+    const timer = setInterval(() => trickler.write(' '), 2_000)
+    try {
+      await eventually(() => trickler.status() !== undefined, 'the trickling upload answered', 20_000)
+    } finally {
+      clearInterval(timer)
+    }
+    expect(trickler.status()).toBe(408)
+    expect(trickler.received()).toContain('body_too_slow')
+    expect(performance.now() - started).toBeLessThan(15_000)
+    expect((await postSnapshot(master.ingest, snapshot(), { clusterId: 'c1' })).status).toBe(200)
   })
 })
 

@@ -1,6 +1,9 @@
-import { expect, test } from 'bun:test'
+import { expect, setDefaultTimeout, test } from 'bun:test'
 import { postSnapshot, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /** A dashboard polling an unchanged node list is answered 304 with no body, as browsers revalidate. */
 const master = useMaster()

@@ -1,10 +1,13 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { gatewayApp, type GatewayDeps } from '../src/gateway/app'
 import { PUBLIC_ROUTES } from '../src/gateway/public-routes'
 import { bucketCount, checkFleetSize, fleetMaxPoints, MAX_FLEET_VALUES, resolveRange } from '../src/gateway/range'
 import { historyTiers } from '../src/storage/tiers'
 import { getJson, postSnapshot, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 const TOKEN = 'q'
 const auth = { authorization: `Bearer ${TOKEN}` }

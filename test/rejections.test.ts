@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster, useMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 describe('rejected snapshots get a 400 JSON error naming the problem, and write nothing', () => {
   let master: RunningMaster

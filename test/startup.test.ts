@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /** How the master refuses to start, as an operator sees it: the exit code, one clear line, no debris. */
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { DataHub } from '../src/datahub/datahub'
 import { FleetStatus } from '../src/gateway/status'
 import { ClusterDirectory } from '../src/gateway/directory'
@@ -6,6 +6,9 @@ import type { HubToGateway } from '../src/gateway/messages'
 import { encodeRows } from '../src/storage/node-rows'
 import { disposeMaster, getJson, postSnapshot, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 let master: RunningMaster | undefined
 afterEach(async () => {
@@ -41,7 +44,7 @@ describe('stale nodes', () => {
     const clusters = new ClusterDirectory()
     const hub = new DataHub(
       { toIngest: () => {}, toWriter: () => true, toGateway: (message) => void toGateway.push(message) },
-      { writeQueueLimit: 100, maxClusters: 10, retentionMs: 86_400_000 },
+      { writeQueueLimit: 100, maxClusters: 10, retentionMs: 86_400_000, agentExpireMs: 45_000 },
     )
     const status = new FleetStatus(clusters, { staleAfterMs: undefined, agentExpireMs: 45_000 })
     let batch = 0

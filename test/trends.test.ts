@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { resolveRange } from '../src/gateway/range'
 import { historyTiers } from '../src/storage/tiers'
 import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 const HOUR = 3_600_000
 let master: RunningMaster | undefined

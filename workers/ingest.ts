@@ -43,6 +43,7 @@ function start(message: Extract<HubToIngest, { type: 'start' }>): void {
     submit: (snapshot, giveUp) => pending.ask((request) => send({ type: 'snapshot', request, ...snapshot }), giveUp),
     heartbeat: (clusterId, at, giveUp) => pending.ask((request) => send({ type: 'heartbeat', request, clusterId, at }), giveUp),
     rejected: (code) => void (rejections[code] = (rejections[code] ?? 0) + 1),
+    acknowledged: () => send({ type: 'acknowledged' }),
     dropped: (drops) => {
       for (const { field, reason } of drops) {
         const reasons = (dropped[field] ??= {})

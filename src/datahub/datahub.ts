@@ -44,6 +44,8 @@ export interface HubSettings {
   maxClusters: number
   /** RETENTION: a cluster silent (no snapshot, no heartbeat) for this long is forgotten */
   retentionMs: number
+  /** AGENT_EXPIRE: at MAX_CLUSTERS, a cluster only ever heard of by heartbeats whose agent is offline makes room */
+  agentExpireMs: number
   now?: () => number
 }
 
@@ -85,7 +87,7 @@ export class DataHub {
   /** clusters whose view the gateway has not been sent yet; sent once per turn */
   private readonly dirty = new Set<string>()
   private flushScheduled = false
-  /** snapshots acknowledged since the last flush, and the queue length the gateway last heard */
+  /** snapshots the ingest thread answered 200 since the last flush, and the queue length the gateway last heard */
   private acknowledged = 0
   private queueSent = 0
   private readonly now: () => number
@@ -129,6 +131,9 @@ export class DataHub {
         return this.onSnapshot(message)
       case 'heartbeat':
         return this.onHeartbeat(message)
+      case 'acknowledged':
+        this.acknowledged++
+        return this.scheduleFlush()
       case 'rejections':
         return this.count({ kind: 'rejected', counts: message.counts })
       case 'dropped':
@@ -215,7 +220,7 @@ export class DataHub {
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
     const { request, clusterId, envelope, gzipped, receivedAt, rows, nodes } = message
     const existing = this.clusters.get(clusterId)
-    if (!existing && this.clusters.size >= this.settings.maxClusters) return this.refuseNewCluster(request)
+    if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(request)
     const clusterRows = existing?.queuedRows ?? 0
     const queue = { totalRows: this.queuedRows, withinShareRows: this.withinShareRows, activeClusters: this.activeClusters }
     const admission = admit(queue, clusterRows, nodes, this.settings.writeQueueLimit)
@@ -238,13 +243,28 @@ export class DataHub {
   }
 
   private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>): void {
-    if (!this.clusters.has(message.clusterId) && this.clusters.size >= this.settings.maxClusters) {
-      return this.refuseNewCluster(message.request)
-    }
-    this.state(message.clusterId).lastHeartbeat = message.at
+    if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(message.request)
+    this.state(message.clusterId).lastHeartbeat = this.now()
     this.touch(message.clusterId, false)
     this.flush()
     this.answer(message.request, { ok: true })
+  }
+
+  /**
+   * Whether a new cluster may be kept. At MAX_CLUSTERS a cluster that never had a snapshot stored
+   * and whose agent is offline (heartbeats made up by anyone who can reach the port) gives way.
+   */
+  private roomForNewCluster(): boolean {
+    if (this.clusters.size < this.settings.maxClusters) return true
+    const offlineSince = this.now() - this.settings.agentExpireMs
+    for (const [clusterId, state] of this.clusters) {
+      if (state.snapshot || state.queuedRows > 0 || (state.lastHeartbeat ?? state.createdAt) >= offlineSince) continue
+      this.clusters.delete(clusterId)
+      this.dirty.add(clusterId)
+      this.scheduleFlush()
+      return true
+    }
+    return false
   }
 
   private refuseNewCluster(request: number): void {
@@ -269,10 +289,6 @@ export class DataHub {
     if (state.queuedRows === 0) this.activeClusters--
     if (ok) {
       this.commit(waiting.clusterId, state, waiting.arrival)
-      if (waiting.request !== undefined) {
-        this.acknowledged++
-        this.scheduleFlush()
-      }
     } else if (!state.snapshot && state.lastHeartbeat === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }

@@ -13,7 +13,7 @@ import type { FleetStatus } from './status'
 import type { LatestFigures, MetricsReader, NodeList } from '../storage/metrics-reader'
 import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
-import { ListCache } from './list-cache'
+import { AnswerCache } from './answer-cache'
 import { LatestIndex } from './latest-index'
 import { isPublicRoute } from './public-routes'
 import { explicitParams } from '../http/query'
@@ -47,13 +47,15 @@ export interface GatewayDeps {
 
 const HOUR_MS = 3_600_000
 const LIST_CACHE_BYTES = 64 * 1024 * 1024
+const ENVELOPE_CACHE_BYTES = 64 * 1024 * 1024
 /** Latest figure rows kept for the node route and the fleet size check (~0.5 KiB each). */
 const LATEST_INDEX_ROWS = 200_000
 const utf8 = new TextEncoder()
 
 const ClusterParams = t.Object({ clusterId: Name })
 const NodeParams = t.Object({ clusterId: Name, nodeName: Name })
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }
+// 500: an error the gateway did not expect, e.g. the database could not be read (/healthz then says why).
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 500: ErrorBody }
 const security = [{ bearer: [] }]
 
 /**
@@ -78,7 +80,9 @@ const NodeResponse = {
  */
 export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
-  const lists = new ListCache(LIST_CACHE_BYTES)
+  const lists = new AnswerCache(LIST_CACHE_BYTES)
+  const envelopes = new AnswerCache(ENVELOPE_CACHE_BYTES)
+  const fetchingEnvelopes = new Map<string, Promise<Uint8Array>>()
   const latest = new LatestIndex(reader, dataVersion, LATEST_INDEX_ROWS)
   /**
    * A cluster's node list, megabytes for a large cluster. Status changes with the clock, so it is
@@ -128,6 +132,8 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         provider: 'swagger-ui',
         exclude: ['/swagger', '/swagger/cdn', '/swagger/json', '/', '/assets/:file'],
         documentation: {
+          // TypeBox writes JSON Schema as OpenAPI 3.1 has it (`type: "null"`, patternProperties); 3.0 has neither.
+          openapi: '3.1.0',
           info: {
             title: 'Node metrics master',
             version: '1.0.0',
@@ -260,10 +266,32 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     .get(
       '/api/v2/clusters/:clusterId/snapshot',
       async ({ params, request }) => {
-        const held = await envelope(params.clusterId)
-        if (held.timedOut) throw new HttpError(503, 'unavailable', 'the DataHub did not hand over the envelope in time; retry', { 'retry-after': '1' })
-        if (!held.envelope) throw new HttpError(404, 'cluster_not_found', `no snapshot of cluster "${params.clusterId}" is held`)
-        return envelopeResponse(held.envelope as Uint8Array<ArrayBuffer>, held.gzipped ?? false, acceptsGzip(request.headers.get('accept-encoding')))
+        const gzip = acceptsGzip(request.headers.get('accept-encoding'))
+        // One copy per cluster, version and encoding, shared by every answer: many clients that ask for a
+        // 15 MiB envelope and read it slowly hold one buffer, not one each.
+        const key = `${params.clusterId}\u0000${gzip ? 'gzip' : 'identity'}`
+        const version = dataVersion(params.clusterId)
+        let body = envelopes.get(key, version)
+        if (!body) {
+          // Clients asking at once share one request to the DataHub, and one copy.
+          let fetching = fetchingEnvelopes.get(key)
+          if (!fetching) {
+            fetching = envelope(params.clusterId).then((held) => {
+              if (held.timedOut) throw new HttpError(503, 'unavailable', 'the DataHub did not hand over the envelope in time; retry', { 'retry-after': '1' })
+              if (!held.envelope) throw new HttpError(404, 'cluster_not_found', `no snapshot of cluster "${params.clusterId}" is held`)
+              const bytes = envelopeBytes(held.envelope, held.gzipped ?? false, gzip)
+              envelopes.set(key, version, bytes)
+              return bytes
+            }).finally(() => fetchingEnvelopes.delete(key))
+            fetchingEnvelopes.set(key, fetching)
+          }
+          body = await fetching
+        }
+        const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', vary: 'accept-encoding' }
+        if (gzip) headers['content-encoding'] = 'gzip'
+        // Streamed from the shared copy as the client reads: a body handed over whole is copied into the
+        // connection's buffer wherever the client reads slower than it is written (14 MiB per slow reader).
+        return new Response(streamed(body), { headers })
       },
       {
         params: ClusterParams,
@@ -424,10 +452,26 @@ export function acceptsGzip(header: string | null): boolean {
   })
 }
 
-function envelopeResponse(bytes: Uint8Array<ArrayBuffer>, gzipped: boolean, gzipWanted: boolean): Response {
-  const headers = { 'content-type': 'application/json; charset=utf-8', vary: 'accept-encoding' }
-  if (gzipWanted) return new Response(gzipped ? bytes : Bun.gzipSync(bytes), { headers: { ...headers, 'content-encoding': 'gzip' } })
-  return new Response(gzipped ? Bun.gunzipSync(bytes) : bytes, { headers })
+const STREAM_CHUNK_BYTES = 64 * 1024
+
+/** A body read out chunk by chunk, only as fast as the connection takes it. */
+function streamed(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (offset >= bytes.byteLength) return controller.close()
+        controller.enqueue(bytes.subarray(offset, (offset += STREAM_CHUNK_BYTES)))
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** The envelope in the encoding the client takes, from the encoding it came in. */
+function envelopeBytes(bytes: Uint8Array, gzipped: boolean, gzipWanted: boolean): Uint8Array {
+  if (gzipWanted) return gzipped ? bytes : Bun.gzipSync(bytes as Uint8Array<ArrayBuffer>)
+  return gzipped ? Bun.gunzipSync(bytes as Uint8Array<ArrayBuffer>) : bytes
 }
 
 /** A latest row's figures under their API names. */

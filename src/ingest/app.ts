@@ -37,6 +37,8 @@ export interface HubLink {
   heartbeat(clusterId: string, at: number, giveUp?: AbortSignal): Promise<HubAnswer>
   /** a request was answered with this error code */
   rejected(code: string): void
+  /** a snapshot was answered 200: only what agents were told is stored counts as received */
+  acknowledged(): void
   /** an acknowledged snapshot had these figures left out */
   dropped(drops: readonly Drop[]): void
 }
@@ -125,6 +127,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, runtime: Parti
         const stored = (answer as { stored?: number }).stored ?? accepted.nodes
         const ignored = accepted.nodes - stored
         const ack = { ...OK, nodes: stored, ...(ignored > 0 ? { not_newer: ignored } : {}) }
+        hub.acknowledged()
         if (dropped.length === 0) return jsonResponse(ack)
         hub.dropped(dropped)
         const named = dropped.slice(0, MAX_DROPS_NAMED).map(({ path, reason }) => ({ path, reason }))
@@ -136,7 +139,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, runtime: Parti
       '/agent/heartbeat',
       ({ request, server }) => withBody(async (lease) => {
         const authorize = admit(request, server)
-        const { text } = await readJsonBody(request, { maxBytes: HEARTBEAT_MAX_BYTES, lease, stopping })
+        const { text } = await readJsonBody(request, { maxBytes: HEARTBEAT_MAX_BYTES, limitName: 'the heartbeat limit', lease, stopping })
         const body = text.trim() === '' ? {} : parseHeartbeat(text)
         const clusterId = resolveClusterId(request.headers.get('x-cluster-id'), body.cluster_id)
         authorize(clusterId)

@@ -19,6 +19,8 @@ export interface AgentBody {
 export interface BodyReading {
   /** MAX_BODY (or a route's own smaller bound), compressed and decompressed alike */
   maxBytes: number
+  /** the bound's name in a 413's message (default MAX_BODY) */
+  limitName?: string
   /** the request's share of MAX_INFLIGHT_BYTES: every byte read, inflated or decoded is taken from it */
   lease: Lease
   /** the ingest thread is stopping: an unfinished body was never acknowledged, so it is not read on */
@@ -56,13 +58,22 @@ export async function readJsonBody(request: Request, reading: BodyReading): Prom
   }
 }
 
-const tooLarge = (maxBytes: number, what: string) =>
-  new HttpError(413, 'body_too_large', `the ${what} body exceeds the limit of ${maxBytes} bytes (MAX_BODY)`)
+const tooLarge = (maxBytes: number, what: string, limitName = 'MAX_BODY') =>
+  new HttpError(413, 'body_too_large', `the ${what} body exceeds the limit of ${maxBytes} bytes (${limitName})`)
 
-async function readBounded(request: Request, { maxBytes, lease, stopping }: BodyReading): Promise<Uint8Array> {
+/**
+ * A body that trickles in holds its share of MAX_INFLIGHT_BYTES while it does: a few sockets
+ * sending a byte every few seconds (each under the server's idle timeout) would lock every agent
+ * out. After a grace period a body must have come at this average rate at least, or it is cut off
+ * with 408. Any real link to a master is far faster.
+ */
+const BODY_GRACE_MS = 10_000
+const MIN_UPLOAD_BYTES_PER_S = 16 * 1024
+
+async function readBounded(request: Request, { maxBytes, limitName, lease, stopping }: BodyReading): Promise<Uint8Array> {
   const length = request.headers.get('content-length')
   const declared = length === null || !/^\d+$/.test(length.trim()) ? undefined : Number(length)
-  if (declared !== undefined && declared > maxBytes) throw tooLarge(maxBytes, 'request')
+  if (declared !== undefined && declared > maxBytes) throw tooLarge(maxBytes, 'request', limitName)
   if (stopping.aborted) throw stoppingError()
   // Before a byte is read: a declared length is reserved whole, a chunked body needs room at all.
   lease.take(declared ?? 0)
@@ -74,11 +85,16 @@ async function readBounded(request: Request, { maxBytes, lease, stopping }: Body
   const whole = declared !== undefined ? new Uint8Array(declared) : undefined
   const chunks: Uint8Array[] = []
   let total = 0
+  const started = performance.now()
   try {
     for (;;) {
       const { done, value } = await Promise.race([reader.read(), interrupted.promise])
       if (done) break
-      if (total + value.byteLength > maxBytes) throw tooLarge(maxBytes, 'request')
+      if (total + value.byteLength > maxBytes) throw tooLarge(maxBytes, 'request', limitName)
+      const elapsedMs = performance.now() - started
+      if (elapsedMs > BODY_GRACE_MS && total + value.byteLength < (MIN_UPLOAD_BYTES_PER_S * elapsedMs) / 1000) {
+        throw new HttpError(408, 'body_too_slow', `the body came slower than ${MIN_UPLOAD_BYTES_PER_S / 1024} KiB/s after ${BODY_GRACE_MS / 1000} s; it is not read on`, { connection: 'close' })
+      }
       if (whole) {
         if (total + value.byteLength > whole.byteLength) throw new HttpError(400, 'invalid_body', 'the body is longer than its Content-Length')
         whole.set(value, total)
@@ -120,7 +136,7 @@ function interruption(signals: AbortSignal[]): { promise: Promise<never>; dispos
  * gunzipSync runs to the end in this turn, so no other request's lease changes meanwhile: its
  * output is capped at what the budget has room for, and then taken.
  */
-function gunzipBounded(bytes: Uint8Array, { maxBytes, lease }: BodyReading): Uint8Array {
+function gunzipBounded(bytes: Uint8Array, { maxBytes, limitName, lease }: BodyReading): Uint8Array {
   const cap = Math.min(maxBytes, lease.room)
   let out: Uint8Array
   try {
@@ -128,7 +144,7 @@ function gunzipBounded(bytes: Uint8Array, { maxBytes, lease }: BodyReading): Uin
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       if (cap < maxBytes) throw busy(lease.limit)
-      throw tooLarge(maxBytes, 'decompressed')
+      throw tooLarge(maxBytes, 'decompressed', limitName)
     }
     throw new HttpError(400, 'invalid_gzip', `the body is not valid gzip: ${(error as Error).message}`)
   }

@@ -25,6 +25,8 @@ export type IngestToHub =
     }
   /** answered by `answer` under the same request numbering as snapshots: the DataHub may refuse a new cluster */
   | { type: 'heartbeat'; request: number; clusterId: string; at: number }
+  /** a snapshot was answered 200 (a commit whose request was abandoned meanwhile is not) */
+  | { type: 'acknowledged' }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
   /** figures left out of acknowledged snapshots since the last report: field → reason → count */

@@ -1,9 +1,10 @@
 /**
- * The assembled node list of each cluster, kept until the cluster's data changes. Dashboards
- * poll the same large cluster over and over between two agent posts; each answer otherwise
- * reads and joins megabytes. Bounded by total size, least recently used first out.
+ * Answers built from a cluster's data (its node list, its newest envelope), kept until that data
+ * changes. Dashboards poll the same large cluster over and over between two agent posts; each
+ * answer otherwise reads and joins megabytes, and many slow readers of one answer share one copy.
+ * Bounded by total size, least recently used first out.
  */
-export class ListCache {
+export class AnswerCache {
   private readonly entries = new Map<string, { version: string; body: Uint8Array }>()
   private bytes = 0
 

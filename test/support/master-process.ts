@@ -16,7 +16,7 @@ const STARTED = /API and Swagger on http:\/\/[^:]+:(\d+)\/swagger, agents on htt
 export async function spawnMaster(env: Record<string, string>, bunFlags: string[] = []): Promise<MasterProcess> {
   // `bun src/main.ts`, not `bun run`: the child's pid is then the master's, for its memory figures.
   const proc = Bun.spawn(['bun', ...bunFlags, 'src/main.ts'], {
-    cwd: `${import.meta.dir}/../..`,
+    cwd: `${import.meta.dir}/../..`, // the repository
     env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
     stdout: 'pipe',
     stderr: 'pipe',
