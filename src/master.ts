@@ -97,12 +97,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   const gateway = gatewayThread()
   hub = new DataHub(
     {
-      toIngest: (message) => {
-        // What the gateway is to learn of a commit leaves before the agent's answer does, so a
-        // dashboard asked right after the 200 already shows it.
-        if (message.type === 'answer') liveGateway.flush()
-        ingest?.send(message)
-      },
+      toIngest: (message) => ingest?.send(message),
       toWriter: (message) => writer.post(message),
       // Read on every call: after a restart the DataHub talks to the new gateway.
       toGateway: (message: HubToGateway) => liveGateway.send(message),
@@ -125,6 +120,12 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     faultHooks: options.faultHooks,
   }
   const onIngestMessage = (message: IngestToHub) => hub!.onIngest(message)
+  // What the gateway is to learn of a turn's commits leaves before the agents' answers do, so a
+  // dashboard asked right after a 200 already shows it; each still leaves as one batch a turn.
+  const gatewayFirst = () => {
+    hub!.flush()
+    liveGateway.flush()
+  }
   let stopping = false
   let gatewayPort: number
   let ingestPort: number
@@ -176,7 +177,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     hub!.onIngestLost()
     console.error(`${reason}; restarting the ingest thread`)
     for (let attempt = 0; !stopping; attempt++) {
-      const next = ingestThread()
+      const next = ingestThread(gatewayFirst)
       try {
         await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
         ingest = next
@@ -193,7 +194,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   try {
     // Agents are taken from here on; the gateway documents the ingest port, so it starts second and
     // is sent the DataHub's state once it listens.
-    const firstIngest = ingestThread()
+    const firstIngest = ingestThread(gatewayFirst)
     ingest = firstIngest
     try {
       ingestPort = await firstIngest.start(ingestSettings, onIngestMessage, restartIngest)

@@ -123,3 +123,36 @@ describe('every gateway operation of /swagger/json answers as the spec says', ()
     }
   })
 })
+
+describe("the agent routes answer as the spec documents them (ingest port)", () => {
+  test('snapshot and heartbeat: statuses documented, bodies validate', async () => {
+    const problems: string[] = []
+    const json = { 'content-type': 'application/json', 'x-cluster-id': 'c' }
+    const snapshot = JSON.stringify(clusterSnapshot('c', [nodeSnapshot('n1', Date.now() - 1_000)]))
+    const calls: [string, RequestInit][] = [
+      ['/agent/snapshot', { method: 'POST', headers: json, body: snapshot }],
+      ['/agent/snapshot', { method: 'POST', headers: json, body: '{"cluster_id":' }],
+      ['/agent/snapshot', { method: 'POST', headers: json, body: '[]' }],
+      ['/agent/snapshot', { method: 'POST', headers: { ...json, 'content-type': 'text/plain' }, body: snapshot }],
+      ['/agent/snapshot', { method: 'POST', headers: { ...json, 'content-encoding': 'gzip' }, body: 'not gzip' }],
+      ['/agent/snapshot', { method: 'POST', headers: { ...json, 'x-cluster-id': 'other' }, body: snapshot }],
+      ['/agent/heartbeat', { method: 'POST', headers: json, body: '' }],
+      ['/agent/heartbeat', { method: 'POST', headers: json, body: '{"cluster_id": 5}' }],
+      ['/agent/heartbeat', { method: 'POST', headers: { ...json, 'content-type': 'text/plain' }, body: '{}' }],
+    ]
+    for (const [path, init] of calls) {
+      const operation = doc.paths[path]!.post
+      const response = await fetch(`${master.ingest}${path}`, init)
+      const where = `POST ${path} ${String(init.body).slice(0, 20)} → ${response.status}`
+      const documented = operation.responses[String(response.status)]
+      if (!documented) {
+        problems.push(`${where}: status not documented (${Object.keys(operation.responses).join(', ')})`)
+        continue
+      }
+      const schema = documented.content?.['application/json']?.schema
+      if (!schema) problems.push(`${where}: no body documented`)
+      else problems.push(...validate(schema, await response.json(), doc as Schema).map((error) => `${where}: ${error}`))
+    }
+    expect(problems).toEqual([])
+  })
+})

@@ -246,7 +246,6 @@ export class DataHub {
     if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(message.request)
     this.state(message.clusterId).lastHeartbeat = this.now()
     this.touch(message.clusterId, false)
-    this.flush()
     this.answer(message.request, { ok: true })
   }
 
@@ -292,8 +291,6 @@ export class DataHub {
     } else if (!state.snapshot && state.lastHeartbeat === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
-    // The gateway hears first: a dashboard asked right after the agent's 200 sees what it committed.
-    this.flush()
     if (waiting.request !== undefined) this.answer(waiting.request, { ok, message, stored })
   }
 

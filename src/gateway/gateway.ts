@@ -60,7 +60,9 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
       for (const [clusterId, view] of clusters.entries()) yield [clusterId, { snapshotAt: view.snapshotAt, heartbeatAt: view.heartbeatAt }]
     },
     tiers: settings.tiers,
-    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}`,
+    // The DataHub's word, and the database's own: an agent's 200 can come before the DataHub's message
+    // about its commit does, and a dashboard asked right after it must see it.
+    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}:${reader.newestReceived(clusterId)}`,
     apiTokens: settings.apiTokens,
     corsOrigins: settings.corsOrigins,
     ingestUrl: () => settings.ingestUrl,

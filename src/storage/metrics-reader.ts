@@ -103,6 +103,14 @@ export class MetricsReader {
     return this.nodeIdStatement.get(clusterId, nodeName)?.id
   }
 
+  /**
+   * When the newest snapshot of the cluster was received (its index makes this a step): it moves
+   * with every commit that changed the cluster's nodes, so it tells a cached answer is old.
+   */
+  newestReceived(clusterId: string): number {
+    return (this.db.query('SELECT MAX(received_ms) AS at FROM node_metrics_latest WHERE cluster_id = ?1').get(clusterId) as { at: number | null }).at ?? 0
+  }
+
   /** How many nodes of the cluster have an identity: what a fleet-history answer can hold series of. */
   nodeCount(clusterId: string): number {
     return (this.db.query('SELECT COUNT(*) AS n FROM nodes WHERE cluster_id = ?1').get(clusterId) as { n: number }).n

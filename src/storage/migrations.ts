@@ -105,6 +105,9 @@ export const MIGRATIONS: readonly Migration[] = [
   // 4: node identity in `nodes`, times named by unit (snapshot_ms, received_ms, bucket_s), and the
   // hourly tier back-filled from the raw one (storage/migration-4.ts).
   migration4,
+  // 5: the newest receive time of a cluster's nodes, read in a step: the gateway's caches see a
+  // commit in the database itself, not only once the DataHub's message about it has come.
+  `CREATE INDEX node_metrics_latest_received ON node_metrics_latest (cluster_id, received_ms);`,
 ]
 
 /** Tables and the columns each registry figure needs in them. */

@@ -17,13 +17,18 @@ export class ServerThread<ToWorker extends { type: string }, FromWorker extends 
   private listening = false
   private settleStop: ((clean: boolean) => void) | undefined
 
+  /** `beforePost` runs before each batch leaves: what must reach another thread first is sent then. */
   constructor(
     url: URL,
     private readonly name: string,
     transferablesOf: (message: ToWorker) => ArrayBuffer[] = () => [],
+    beforePost: () => void = () => {},
   ) {
     this.worker = new Worker(url.href)
-    this.outbox = new Mailbox<ToWorker>((batch, transfer) => this.worker.postMessage(batch, transfer), transferablesOf)
+    this.outbox = new Mailbox<ToWorker>((batch, transfer) => {
+      beforePost()
+      this.worker.postMessage(batch, transfer)
+    }, transferablesOf)
   }
 
   /**
