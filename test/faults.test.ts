@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { WriterFault } from '../src/faults/hooks'
 import { disposeMaster, getJson, postSnapshot, readDb, removeDb, type RunningMaster, startTestMaster } from './support/master'
-import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+import { clusterSnapshot, nodeSnapshot, numberedNodes as nodes } from './support/snapshots'
+import { waitFor } from './support/wait'
 
 // Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
 setDefaultTimeout(30_000)
@@ -13,17 +14,7 @@ afterEach(async () => {
 
 const inject = (fault: WriterFault) => master!.faults.writer(fault)
 
-const nodes = (count: number, ts: number, prefix = 'n') =>
-  Array.from({ length: count }, (_, index) => nodeSnapshot(`${prefix}${index}`, ts, { cpu: index % 100 }))
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = performance.now()
-  while (!(await condition())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await Bun.sleep(10)
-  }
-  return performance.now() - started
-}
 
 /** Every node of the envelope the DataHub holds must be in the latest table with exactly that snapshot. */
 function expectLatestEqualsDataHub(m: RunningMaster, clusterId: string) {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import type { WriterFault } from '../src/faults/hooks'
 import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
-import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+import { clusterSnapshot, nodeSnapshot, numberedNodes as nodes } from './support/snapshots'
+import { waitFor } from './support/wait'
 
 // Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
 setDefaultTimeout(30_000)
@@ -14,16 +15,7 @@ afterEach(async () => {
 })
 
 const inject = (fault: WriterFault) => master!.faults.writer(fault)
-const nodes = (count: number, ts: number, prefix = 'n') =>
-  Array.from({ length: count }, (_, index) => nodeSnapshot(`${prefix}${index}`, ts, { cpu: index % 100 }))
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const started = performance.now()
-  while (!(await condition())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await Bun.sleep(10)
-  }
-}
 
 const storedTs = (m: RunningMaster, clusterId: string, node: string) =>
   readDb<{ snapshot_ms: number }>(m.dbPath, 'SELECT snapshot_ms FROM node_metrics_latest WHERE cluster_id = ? AND node_name = ?', clusterId, node)[0]

@@ -92,3 +92,7 @@ export function clusterSnapshot(clusterId: string | undefined, nodes: ReturnType
     node_metrics: Object.fromEntries(nodes.map((node) => [node.node_name, node])),
   }
 }
+
+/** `count` nodes named prefix0, prefix1, … at `ts`, each with its own CPU figure. */
+export const numberedNodes = (count: number, ts: number, prefix = 'n') =>
+  Array.from({ length: count }, (_, index) => nodeSnapshot(`${prefix}${index}`, ts, { cpu: index % 100 }))
