@@ -29,10 +29,10 @@ export function bareUpserts(dbPath: string, warmRows: NodeRow[], timedRows: Node
   const [raw, hourly] = ['node_metrics_history', 'node_metrics_history_hourly'].map((table) => db.query(upsertPointSql(table)))
   const upsert = db.transaction((rows: NodeRow[]) => {
     for (const row of rows) {
-      const { id } = latest.get(...latestParams(row, row.ts))!
+      const { id } = latest.get(...latestParams(row, row.snapshotMs))!
       const values = encodeValues(row.values)
-      raw!.run(id, (row.ts - (row.ts % BUCKET_MS)) / 1000, ...values)
-      hourly!.run(id, (row.ts - (row.ts % HOUR_MS)) / 1000, ...values)
+      raw!.run(id, (row.snapshotMs - (row.snapshotMs % BUCKET_MS)) / 1000, ...values)
+      hourly!.run(id, (row.snapshotMs - (row.snapshotMs % HOUR_MS)) / 1000, ...values)
     }
   })
   const run = (rows: NodeRow[]) => {

@@ -9,7 +9,7 @@ import { fleet } from '../src/simulator/fleet'
  * every cluster's snapshot at one timestamp, gzipped as an agent would send it.
  */
 export interface Workload {
-  clusters: { clusterId: string; nodes: { name: string; head: string; tail: string; row: Omit<NodeRow, 'ts' | 'json'> }[] }[]
+  clusters: { clusterId: string; nodes: { name: string; head: string; tail: string; row: Omit<NodeRow, 'snapshotMs' | 'json'> }[] }[]
   nodeCount: number
 }
 
@@ -35,7 +35,7 @@ export function workload(totalNodes: number, perSnapshot: number, prefix = ''): 
 
 const settings = { netExclude: new RegExp(DEFAULT_NET_EXCLUDE) }
 
-function rowFigures(cluster: string, node: string, snapshot: Parameters<typeof deriveFigures>[0]): Omit<NodeRow, 'ts' | 'json'> {
+function rowFigures(cluster: string, node: string, snapshot: Parameters<typeof deriveFigures>[0]): Omit<NodeRow, 'snapshotMs' | 'json'> {
   const { values, extras } = deriveFigures(snapshot, settings)
   return { cluster, node, values, ...extras }
 }
@@ -57,5 +57,5 @@ export function round(load: Workload, ts: number): Request[] {
 
 /** The same round as rows for the writer, for the bare SQLite baseline. */
 export function roundRows(load: Workload, ts: number): NodeRow[] {
-  return load.clusters.flatMap(({ nodes }) => nodes.map((node) => ({ ...node.row, ts, json: Buffer.from(`${node.head}${ts}${node.tail}`) })))
+  return load.clusters.flatMap(({ nodes }) => nodes.map((node) => ({ ...node.row, snapshotMs: ts, json: Buffer.from(`${node.head}${ts}${node.tail}`) })))
 }

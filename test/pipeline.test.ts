@@ -112,7 +112,7 @@ describe('agents → DataHub → writer → SQLite → query API', () => {
     expect(state.snapshot!.gzipped).toBe(true)
     expect(JSON.parse(master.hub.envelopeText('prod')!).pods).toEqual([{ name: 'web-1', namespace: 'default' }])
     // The heartbeat is answered by the DataHub (it may refuse a new cluster): its 200 means recorded.
-    expect(master.hub.cluster('prod')!.lastHeartbeat).toBeGreaterThanOrEqual(now)
+    expect(master.hub.cluster('prod')!.lastHeartbeatMs).toBeGreaterThanOrEqual(now)
     const health = await getJson(`${master.api}/healthz`)
     expect(health).toEqual({ status: 200, body: { status: 'ok', writer: 'up', reads: 'ok', clusters: 1 } })
   })

@@ -6,6 +6,7 @@ import type { HubToGateway } from '../src/gateway/messages'
 import { encodeRows } from '../src/storage/node-rows'
 import { disposeMaster, getJson, postSnapshot, type RunningMaster, startTestMaster } from './support/master'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+import { waitFor } from './support/wait'
 
 // Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
 setDefaultTimeout(30_000)
@@ -49,7 +50,7 @@ describe('stale nodes', () => {
     const status = new FleetStatus(clusters, { staleAfterMs: undefined, agentExpireMs: 45_000 })
     let batch = 0
     const arrive = (at: number) => hub.onIngest({
-      type: 'snapshot', request: ++batch, clusterId: 'c', receivedAt: at, envelope: new Uint8Array(), gzipped: false,
+      type: 'snapshot', request: ++batch, clusterId: 'c', receivedMs: at, envelope: new Uint8Array(), gzipped: false,
       rows: encodeRows([]), nodes: 1,
     })
     const commit = () => {
@@ -87,7 +88,10 @@ describe('GET /api/v2/clusters', () => {
     await post('beta', [['b1', 10]])
     const heartbeat = await fetch(`${master.ingest}/agent/heartbeat`, { method: 'POST', headers: { 'x-cluster-id': 'gamma' } })
     expect(heartbeat.status).toBe(200)
-    const first = (await getJson(`${master.api}/api/v2/clusters`)).body.clusters
+    // The gateway hears of a heartbeat from the DataHub's message, which its event loop may take up a
+    // moment after a request that came in meanwhile.
+    let first: any[] = []
+    await waitFor(async () => (first = (await getJson(`${master!.api}/api/v2/clusters`)).body.clusters).length === 3, 1_000)
     expect(first.map((cluster: { cluster_id: string }) => cluster.cluster_id)).toEqual(['alpha', 'beta', 'gamma'])
     expect(first[0]).toMatchObject({ agent: 'online', nodes: 2, online_nodes: 2, stale_nodes: 0, last_heartbeat_at: null, stale_after_ms: 2000 })
     expect(first[0].last_snapshot_at).toBeGreaterThanOrEqual(before)

@@ -10,7 +10,7 @@ interface HeldEnvelope {
   envelope: Uint8Array
   gzipped: boolean
   /** when it arrived (epoch ms) */
-  receivedAt: number
+  receivedMs: number
   nodes: number
 }
 
@@ -19,7 +19,7 @@ export interface ClusterState {
   /** the newest envelope whose node metrics are committed */
   snapshot?: HeldEnvelope
   /** the agent's last heartbeat (epoch ms) */
-  lastHeartbeat?: number
+  lastHeartbeatMs?: number
   /** the agent's posting interval as observed (ms, smoothed), once two snapshots were committed */
   observedIntervalMs?: number
   /** node rows handed to the writer and not confirmed yet */
@@ -218,7 +218,7 @@ export class DataHub {
   }
 
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
-    const { request, clusterId, envelope, gzipped, receivedAt, rows, nodes } = message
+    const { request, clusterId, envelope, gzipped, receivedMs, rows, nodes } = message
     const existing = this.clusters.get(clusterId)
     if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(request)
     const clusterRows = existing?.queuedRows ?? 0
@@ -228,7 +228,7 @@ export class DataHub {
       return this.answer(request, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
     }
     const batch = this.nextBatch++
-    if (!this.ports.toWriter({ type: 'write', batch, rows, receivedAt })) {
+    if (!this.ports.toWriter({ type: 'write', batch, rows, receivedMs })) {
       return this.answer(request, { ok: false, message: 'the storage writer is restarting; retry shortly' })
     }
     const state = this.state(clusterId)
@@ -238,13 +238,13 @@ export class DataHub {
     if (admission === 'within-share') this.withinShareRows += nodes
     this.scheduleFlush()
     this.waiting.set(batch, {
-      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedAt, nodes }, sentAt: this.now(),
+      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.now(),
     })
   }
 
   private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>): void {
     if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(message.request)
-    this.state(message.clusterId).lastHeartbeat = this.now()
+    this.state(message.clusterId).lastHeartbeatMs = this.now()
     this.touch(message.clusterId, false)
     this.answer(message.request, { ok: true })
   }
@@ -257,7 +257,7 @@ export class DataHub {
     if (this.clusters.size < this.settings.maxClusters) return true
     const offlineSince = this.now() - this.settings.agentExpireMs
     for (const [clusterId, state] of this.clusters) {
-      if (state.snapshot || state.queuedRows > 0 || (state.lastHeartbeat ?? state.createdAt) >= offlineSince) continue
+      if (state.snapshot || state.queuedRows > 0 || (state.lastHeartbeatMs ?? state.createdAt) >= offlineSince) continue
       this.clusters.delete(clusterId)
       this.dirty.add(clusterId)
       this.scheduleFlush()
@@ -288,7 +288,7 @@ export class DataHub {
     if (state.queuedRows === 0) this.activeClusters--
     if (ok) {
       this.commit(waiting.clusterId, state, waiting.arrival)
-    } else if (!state.snapshot && state.lastHeartbeat === undefined && state.queuedRows === 0) {
+    } else if (!state.snapshot && state.lastHeartbeatMs === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
     if (waiting.request !== undefined) this.answer(waiting.request, { ok, message, stored })
@@ -296,12 +296,12 @@ export class DataHub {
 
   /** The writer confirmed a snapshot: now it is the cluster's state. */
   private commit(clusterId: string, state: ClusterState, arrival: HeldEnvelope): void {
-    if (state.snapshot && arrival.receivedAt >= state.snapshot.receivedAt) {
-      const interval = arrival.receivedAt - state.snapshot.receivedAt
+    if (state.snapshot && arrival.receivedMs >= state.snapshot.receivedMs) {
+      const interval = arrival.receivedMs - state.snapshot.receivedMs
       // Smoothed, so one late or doubled post does not swing the stale threshold.
       state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
     }
-    if (!state.snapshot || arrival.receivedAt >= state.snapshot.receivedAt) state.snapshot = arrival
+    if (!state.snapshot || arrival.receivedMs >= state.snapshot.receivedMs) state.snapshot = arrival
     this.touch(clusterId)
   }
 
@@ -309,7 +309,7 @@ export class DataHub {
   private evictSilent(): void {
     const cutoff = this.now() - this.settings.retentionMs
     for (const [clusterId, state] of this.clusters) {
-      const last = Math.max(state.snapshot?.receivedAt ?? 0, state.lastHeartbeat ?? 0, state.createdAt)
+      const last = Math.max(state.snapshot?.receivedMs ?? 0, state.lastHeartbeatMs ?? 0, state.createdAt)
       if (last >= cutoff || state.queuedRows > 0) continue
       this.clusters.delete(clusterId)
       this.dirty.add(clusterId)
@@ -372,8 +372,8 @@ export class DataHub {
     const state = this.clusters.get(clusterId)
     if (!state) return null
     return {
-      snapshotAt: state.snapshot?.receivedAt,
-      heartbeatAt: state.lastHeartbeat,
+      snapshotMs: state.snapshot?.receivedMs,
+      heartbeatMs: state.lastHeartbeatMs,
       observedIntervalMs: state.observedIntervalMs,
       version: state.version,
     }

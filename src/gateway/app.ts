@@ -29,7 +29,7 @@ export interface GatewayDeps {
   /** the Prometheus text exposition */
   metrics(): Promise<string>
   /** every cluster the DataHub knows, with when it last heard from the agent */
-  knownClusters(): Iterable<[string, { snapshotAt?: number; heartbeatAt?: number }]>
+  knownClusters(): Iterable<[string, { snapshotMs?: number; heartbeatMs?: number }]>
   /** history tiers, finest first (storage/tiers) */
   tiers: Tier[]
   /** changes whenever a cluster's stored data may have changed (the DataHub sends it with each cluster's view) */
@@ -248,8 +248,8 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           return {
             cluster_id: clusterId,
             agent: status.agentOnline(clusterId, now) ? ('online' as const) : ('offline' as const),
-            last_snapshot_at: heard.get(clusterId)?.snapshotAt ?? null,
-            last_heartbeat_at: heard.get(clusterId)?.heartbeatAt ?? null,
+            last_snapshot_at: heard.get(clusterId)?.snapshotMs ?? null,
+            last_heartbeat_at: heard.get(clusterId)?.heartbeatMs ?? null,
             nodes: counts.nodes,
             online_nodes: counts.nodes - counts.stale,
             stale_nodes: counts.stale,

@@ -57,7 +57,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     status,
     metrics: () => metrics.render(),
     knownClusters: function* () {
-      for (const [clusterId, view] of clusters.entries()) yield [clusterId, { snapshotAt: view.snapshotAt, heartbeatAt: view.heartbeatAt }]
+      for (const [clusterId, view] of clusters.entries()) yield [clusterId, { snapshotMs: view.snapshotMs, heartbeatMs: view.heartbeatMs }]
     },
     tiers: settings.tiers,
     // The DataHub's word, and the database's own: an agent's 200 can come before the DataHub's message

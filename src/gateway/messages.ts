@@ -28,9 +28,9 @@ export interface GatewaySettings {
 /** What the gateway knows of a cluster; the DataHub sends it again whenever it changes. */
 export interface ClusterView {
   /** when the DataHub last committed a snapshot of the cluster (epoch ms, server time) */
-  snapshotAt?: number
+  snapshotMs?: number
   /** when the agent last sent a heartbeat (epoch ms, server time) */
-  heartbeatAt?: number
+  heartbeatMs?: number
   /** the agent's posting interval as observed (ms, smoothed) */
   observedIntervalMs?: number
   /** changes whenever the cluster's stored node list may have changed: lets the gateway cache */

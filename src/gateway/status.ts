@@ -38,7 +38,7 @@ export class FleetStatus {
 
   agentOnline(clusterId: string, now = Date.now()): boolean {
     const view = this.clusters.get(clusterId)
-    const last = Math.max(view?.snapshotAt ?? 0, view?.heartbeatAt ?? 0)
+    const last = Math.max(view?.snapshotMs ?? 0, view?.heartbeatMs ?? 0)
     return now - last <= this.settings.agentExpireMs
   }
 }

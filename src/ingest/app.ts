@@ -31,7 +31,7 @@ export interface IngestSettings {
  */
 export interface HubLink {
   submit(
-    snapshot: Omit<AcceptedSnapshot, 'dropped'> & { envelope: Uint8Array; gzipped: boolean; receivedAt: number },
+    snapshot: Omit<AcceptedSnapshot, 'dropped'> & { envelope: Uint8Array; gzipped: boolean; receivedMs: number },
     giveUp?: AbortSignal,
   ): Promise<HubAnswer & { stored?: number }>
   heartbeat(clusterId: string, at: number, giveUp?: AbortSignal): Promise<HubAnswer>
@@ -114,12 +114,12 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, runtime: Parti
       ({ request, server }) => withBody(async (lease) => {
         const authorize = admit(request, server)
         const body = await readJsonBody(request, { maxBytes: settings.maxBodyBytes, lease, stopping })
-        const receivedAt = Date.now()
+        const receivedMs = Date.now()
         // The parsed snapshot: counted as at least its text again (it is more, in objects).
         lease.take(body.bytes.byteLength)
-        const { dropped, ...accepted } = acceptSnapshot(body, request.headers.get('x-cluster-id'), accept, receivedAt)
+        const { dropped, ...accepted } = acceptSnapshot(body, request.headers.get('x-cluster-id'), accept, receivedMs)
         authorize(accepted.clusterId)
-        const snapshot = { ...accepted, envelope: body.raw, gzipped: body.gzipped, receivedAt }
+        const snapshot = { ...accepted, envelope: body.raw, gzipped: body.gzipped, receivedMs }
         const answer = await answerWithin((giveUp) => hub.submit(snapshot, giveUp), answerDeadlineMs, abandon)
         if (!answer.ok) throw refusal(answer, 'the snapshot could not be stored; retry')
         // `nodes` is what was stored: a snapshot not newer than its node's stored one (a retry, a clock

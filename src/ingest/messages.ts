@@ -15,7 +15,7 @@ export type IngestToHub =
       /** the ingest thread's id for the waiting request */
       request: number
       clusterId: string
-      receivedAt: number
+      receivedMs: number
       /** the body as the agent sent it, still gzipped if it came so (transferred) */
       envelope: Uint8Array
       gzipped: boolean

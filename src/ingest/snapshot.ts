@@ -79,7 +79,7 @@ export function acceptSnapshot(body: AgentJson, headerClusterId: string | null, 
     if (ts > now + settings.maxClockSkewMs) throw invalid(`${found.path}/timestamp: ${ts - now} ms in the future (agent clock skew)`)
     const figures = deriveFigures(found.node, settings)
     for (const drop of figures.dropped) dropped.push({ ...drop, path: `${found.path}${found.sourcePath?.(drop.path) ?? drop.path}` })
-    rows.push({ cluster: clusterId, node: found.name, ts, values: figures.values, ...figures.extras, json: found.json() })
+    rows.push({ cluster: clusterId, node: found.name, snapshotMs: ts, values: figures.values, ...figures.extras, json: found.json() })
   }
   return { clusterId, rows: encodeRows(rows), nodes: rows.length, dropped }
 }

@@ -26,7 +26,7 @@ interface KnownNode {
   /** the node's identity (`nodes.id`), which its history points reference */
   id: number
   /** its stored snapshot's time (epoch ms); null: the node has an identity but no latest row (removed, then back) */
-  ts: number | null
+  snapshotMs: number | null
 }
 
 /**
@@ -53,7 +53,7 @@ export class MetricsWriter {
     const migrated = migrate(db)
     // The identity outlives the latest row: a node back after removal continues its series.
     this.findNode = db.query<KnownNode, [string, string]>(
-      `SELECT n.id, l.snapshot_ms AS ts FROM nodes n LEFT JOIN node_metrics_latest l ON l.id = n.id
+      `SELECT n.id, l.snapshot_ms AS snapshotMs FROM nodes n LEFT JOIN node_metrics_latest l ON l.id = n.id
         WHERE n.cluster_id = ?1 AND n.node_name = ?2`,
     )
     this.insertIdentity = db.query<{ id: number }, [string, string]>('INSERT INTO nodes (cluster_id, node_name) VALUES (?1, ?2) RETURNING id')
@@ -120,7 +120,7 @@ export class MetricsWriter {
    * Writes all rows in one transaction. A node's latest row is written once per transaction,
    * with its newest snapshot, while every snapshot still counts into its history bucket: that
    * is what lets a writer that fell behind catch up. On failure nothing is written. A row's
-   * `receivedAt` (else `now`) is the server's time, stored as the node's received_ms when its
+   * `receivedMs` (else `now`) is the server's time, stored as the node's received_ms when its
    * snapshot is newer than the stored one.
    */
   write(rows: readonly NodeRow[], now = Date.now()): boolean[] {
@@ -130,7 +130,7 @@ export class MetricsWriter {
       this.db.transaction(() => {
         const newest = new Map<string, NodeRow>()
         for (const row of rows) written.push(this.writeRow(row, now, newest, before))
-        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, row.receivedAt ?? now))
+        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, row.receivedMs ?? now))
       })()
     } catch (error) {
       for (const [key, known] of before) {
@@ -171,20 +171,20 @@ export class MetricsWriter {
     const key = `${row.cluster}\u0000${row.node}`
     const known = this.known.get(key) ?? this.findNode.get(row.cluster, row.node) ?? undefined
     // Older or repeated snapshots (an agent's retry, AtlHyper re-sending a quiet node's last metrics) change nothing.
-    if (known?.ts != null && row.ts <= known.ts) return false
+    if (known?.snapshotMs != null && row.snapshotMs <= known.snapshotMs) return false
     if (!before.has(key)) before.set(key, this.known.get(key))
     let id: number
-    if (known?.ts != null) {
+    if (known?.snapshotMs != null) {
       id = known.id
       newest.set(key, row)
     } else {
       // A node first seen gets its identity; one back after removal keeps the one it had.
       id = known?.id ?? this.insertIdentity.get(row.cluster, row.node)!.id
-      this.insertLatest.run(...latestParams(row, row.receivedAt ?? now), id)
+      this.insertLatest.run(...latestParams(row, row.receivedMs ?? now), id)
     }
-    this.known.set(key, { id, ts: row.ts })
+    this.known.set(key, { id, snapshotMs: row.snapshotMs })
     const values = encodeValues(row.values)
-    const seconds = Math.floor(row.ts / 1000)
+    const seconds = Math.floor(row.snapshotMs / 1000)
     for (const { tier, upsert } of this.tiers) {
       const bucket = seconds - (seconds % tier.intervalS)
       // A point already past its tier's retention would only be deleted again.
@@ -201,5 +201,5 @@ type LatestParams = (string | number | null | Uint8Array)[]
 const LATEST_PARAMS = LATEST_COLUMNS.length + 5
 
 export const latestParams = (row: NodeRow, receivedMs: number): LatestParams => [
-  row.cluster, row.node, row.ts, receivedMs, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,
+  row.cluster, row.node, row.snapshotMs, receivedMs, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,
 ]

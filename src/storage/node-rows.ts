@@ -5,14 +5,14 @@ import { LATEST_EXTRAS } from '../model/figures'
 export interface NodeRow extends LatestExtras {
   cluster: string
   node: string
-  /** epoch milliseconds of the snapshot */
-  ts: number
+  /** the snapshot's own time (the agent's clock), epoch ms */
+  snapshotMs: number
   /** the registry's figures (model/figures.ts), in its order; null: not reported or dropped */
   values: (number | null)[]
   /** the node's JSON as the agent sent it (a slice of its body), UTF-8 */
   json: Uint8Array
   /** when the master received the snapshot (epoch ms, its own clock), set by the writer from its batch */
-  receivedAt?: number
+  receivedMs?: number
 }
 
 /**
@@ -28,17 +28,17 @@ export interface EncodedRows {
 
 const EXTRAS = LATEST_EXTRAS.map((extra) => extra.key)
 
-type Header = [cluster: string, node: string, ts: number, byteLength: number, values: (number | null)[], ...extras: unknown[]][]
+type Header = [cluster: string, node: string, snapshotMs: number, byteLength: number, values: (number | null)[], ...extras: unknown[]][]
 
 export function encodeRows(rows: readonly NodeRow[]): EncodedRows {
-  const header: Header = rows.map((row) => [row.cluster, row.node, row.ts, row.json.byteLength, row.values, ...EXTRAS.map((key) => row[key])])
+  const header: Header = rows.map((row) => [row.cluster, row.node, row.snapshotMs, row.json.byteLength, row.values, ...EXTRAS.map((key) => row[key])])
   return { header: JSON.stringify(header), bytes: concatBytes(rows.map((row) => row.json)) }
 }
 
 export function decodeRows({ header, bytes }: EncodedRows): NodeRow[] {
   let offset = 0
-  return (JSON.parse(header) as Header).map(([cluster, node, ts, byteLength, values, ...extras]) => {
-    const row = { cluster, node, ts, values, json: bytes.subarray(offset, offset + byteLength) } as Record<string, unknown>
+  return (JSON.parse(header) as Header).map(([cluster, node, snapshotMs, byteLength, values, ...extras]) => {
+    const row = { cluster, node, snapshotMs, values, json: bytes.subarray(offset, offset + byteLength) } as Record<string, unknown>
     offset += byteLength
     EXTRAS.forEach((key, at) => (row[key] = extras[at]))
     return row as unknown as NodeRow

@@ -164,7 +164,7 @@ export function serveWriter(self: Port): void {
         try {
           rows = decodeRows(message.rows)
           // Node status goes by when the master received the snapshot, not when a backlog let it be written.
-          for (const row of rows) row.receivedAt = message.receivedAt
+          for (const row of rows) row.receivedMs = message.receivedMs
         } catch (error) {
           return send({ type: 'failed', batches: [message.batch], message: `undecodable rows: ${(error as Error).message}` })
         }

@@ -19,7 +19,7 @@ export interface WriterSettings {
 export type HubToWriter =
   | { type: 'open'; settings: WriterSettings }
   /** node rows (transferred); answered by `committed` or `failed` with the same batch */
-  | { type: 'write'; batch: number; rows: EncodedRows; receivedAt: number }
+  | { type: 'write'; batch: number; rows: EncodedRows; receivedMs: number }
   /** run the retention cleanup now (tests and operators; the timer does it on its own too), as of `now` if given */
   | { type: 'cleanup'; now?: number }
   /** commit what is queued, checkpoint the WAL, close the database, then say `closed` */
