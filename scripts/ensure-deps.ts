@@ -13,6 +13,12 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 const wanted = Object.keys({ ...manifest.dependencies, ...(process.env.NODE_ENV === 'test' ? manifest.devDependencies : {}) })
 const missing = wanted.filter((name) => !existsSync(join(root, 'node_modules', name, 'package.json')))
 
+if (missing.length > 0 && process.env.NMM_DEPS_INSTALLED === '1') {
+  // Installed once already and still not where this looks (packages hoisted to a parent workspace?): say so, do not loop.
+  console.error(`dependencies still missing after bun install: ${missing.join(', ')}; run bun install and check node_modules`)
+  process.exit(1)
+}
+
 if (missing.length > 0) {
   console.error(`installing the locked dependencies (missing: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`)
   const install = Bun.spawnSync(['bun', 'install', '--frozen-lockfile'], { cwd: root, stdout: 'inherit', stderr: 'inherit' })
@@ -26,7 +32,11 @@ if (missing.length > 0) {
   // was typed (`bun test …` or `bun run start`; the test runner's own argv names a test file).
   console.error('dependencies installed; running the command again')
   const typed = existsSync('/proc/self/cmdline') ? readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter(Boolean).slice(1) : process.argv.slice(1)
-  const again = Bun.spawn([process.execPath, ...typed], { cwd: process.cwd(), stdio: ['inherit', 'inherit', 'inherit'] })
+  const again = Bun.spawn([process.execPath, ...typed], {
+    cwd: process.cwd(),
+    stdio: ['inherit', 'inherit', 'inherit'],
+    env: { ...process.env, NMM_DEPS_INSTALLED: '1' },
+  })
   // A stop meant for this process is meant for the command it now runs.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => again.kill(signal))
   process.exit(await again.exited)

@@ -16,7 +16,8 @@ const GATEWAY_STOP_MS = 2_000
 export interface MasterOptions {
   /** the workers act on fault-injection messages (src/faults): the fault tests only */
   faultHooks?: boolean
-  /** the DataHub's clock (eviction of silent clusters), for tests */
+  /** the DataHub's clocks, for tests: the wall clock (eviction of silent clusters) and, by the same
+   * function, the monotonic one (a writer holding a batch too long) */
   now?: () => number
 }
 
@@ -104,7 +105,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     },
     {
       writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs,
-      agentExpireMs: config.agentExpireMs, now: options.now,
+      agentExpireMs: config.agentExpireMs, now: options.now, monotonic: options.now,
     },
   )
   const ingestSettings = {
@@ -151,6 +152,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     apiTokens: config.apiTokens,
     corsOrigins: config.corsOrigins,
     ingestUrl: '',
+    nice: config.gatewayNice,
     faultHooks: options.faultHooks,
   }
   const restartGateway = async (reason: string): Promise<void> => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { ingestApp, type HubLink, type IngestRuntime, type IngestSettings } from '../src/ingest/app'
 import { AbortLog } from '../src/ingest/aborts'
 import { InflightBudget } from '../src/ingest/inflight'
@@ -7,6 +7,9 @@ import { HandlersInFlight, STOP_ANSWER_WAIT_MS, stopServer } from '../src/ingest
 import { DEFAULT_NET_EXCLUDE } from '../src/figures/network'
 import { eventually, rawConnect, slowUpload, type RawClient } from './support/raw-client'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+
+// Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
 
 /**
  * The ingest app alone, on a random port, with a fake DataHub: what the agent gets when the hub

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
+import { spawnMaster } from './support/master-process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -81,4 +82,25 @@ describe('a busy port', () => {
       }
     })
   }
+})
+
+describe('queries yield to agents', () => {
+  test('the gateway thread runs at GATEWAY_NICE (default 19), every other thread at the process priority', async () => {
+    const dir = tempDir()
+    const master = await spawnMaster({ DB_PATH: join(dir, 'metrics.db') })
+    try {
+      const niceOf = (task: string) => {
+        const stat = readFileSync(`/proc/${master.proc.pid}/task/${task}/stat`, 'utf8')
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) // field 19 of stat: nice
+      }
+      const tasks = readdirSync(`/proc/${master.proc.pid}/task`)
+      const workers = tasks.filter((task) => readFileSync(`/proc/${master.proc.pid}/task/${task}/comm`, 'utf8').trim() === 'Worker')
+      // Three Workers: ingest and writer at the process's priority, the gateway at 19 (its own helper threads inherit it).
+      expect(workers.map(niceOf).sort()).toEqual([0, 0, 19])
+      expect(tasks.map(niceOf).filter((nice) => nice !== 19 && nice !== 0)).toEqual([])
+    } finally {
+      master.proc.kill('SIGTERM')
+      await master.proc.exited
+    }
+  })
 })

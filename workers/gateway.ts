@@ -4,26 +4,19 @@
  * DataHub knows reaches it as messages (src/gateway/messages.ts).
  */
 import { Mailbox } from '../src/threads/mailbox'
-import { lowerThreadPriority } from '../src/threads/priority'
+import { setThreadNice } from '../src/threads/priority'
 import { startGateway, type Gateway } from '../src/gateway/gateway'
 import type { GatewayToHub, HubToGateway } from '../src/gateway/messages'
 import { isFault, type FaultMessage, type GatewayFault } from '../src/faults/hooks'
 
 declare const self: Worker
 
-/**
- * Queries yield to agents: this thread runs at a lower priority than the ones that acknowledge
- * agents, so when dashboards keep the machine busy the kernel runs those first (the bench: agents'
- * p99 acknowledgement with 20 readers pulling a 1,000-node list without pause stays within 1.5× of
- * none; at the same priority it doubled).
- */
-const GATEWAY_NICE = 19
-lowerThreadPriority(GATEWAY_NICE)
-
 const outbox = new Mailbox<GatewayToHub>((batch) => self.postMessage(batch))
 let gateway: Gateway | undefined
 
 let faultHooks = false
+/** What the DataHub sent before the start message was handled (its counters, cluster views). */
+let early: HubToGateway[] = []
 
 self.onmessage = (event: MessageEvent<(HubToGateway | FaultMessage<GatewayFault>)[]>) => {
   for (const message of event.data) {
@@ -37,9 +30,16 @@ function handle(message: HubToGateway): void {
   switch (message.type) {
     case 'start':
       faultHooks = message.settings.faultHooks === true
+      // Queries yield to agents: at a lower priority than the threads that acknowledge agents, the
+      // kernel runs those first when dashboards keep the machine busy (the bench: agents' p99 with 20
+      // readers pulling a 1,000-node list without pause within 1.5× of none; at the same priority ×2).
+      if (message.settings.nice !== 0 && !setThreadNice(message.settings.nice)) {
+        console.warn(`GATEWAY_NICE: could not set the gateway thread's priority to ${message.settings.nice} here; it runs at the process's`)
+      }
       try {
         gateway = startGateway(message.settings, (out) => outbox.send(out))
         outbox.send({ type: 'listening', port: gateway.port })
+        for (const held of early.splice(0)) handle(held)
       } catch (error) {
         outbox.send({ type: 'failed', message: (error as Error).message })
       }
@@ -48,6 +48,7 @@ function handle(message: HubToGateway): void {
       void (gateway?.stop() ?? Promise.resolve()).then(() => outbox.send({ type: 'stopped' }))
       return
     default:
-      gateway?.onHub(message)
+      if (gateway) gateway.onHub(message)
+      else early.push(message)
   }
 }

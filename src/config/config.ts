@@ -22,6 +22,8 @@ export interface Config {
   maxInflightBytes: number
   /** MAX_CLUSTERS: clusters the DataHub keeps state for; a new one past it is refused */
   maxClusters: number
+  /** GATEWAY_NICE: the query thread's nice value, 0–19 (Linux): queries yield to agents */
+  gatewayNice: number
   agentTokens: Map<string, string[]>
   /** AGENT_ALLOW_NETWORKS as [cluster ("*": any), CIDR] pairs */
   agentNetworks: [string, string][]
@@ -64,6 +66,7 @@ export function loadConfig(env: Env = process.env): Config {
     writeQueueLimit: read('WRITE_QUEUE_LIMIT', '20000', parseCount),
     maxInflightBytes: read('MAX_INFLIGHT_BYTES', '256MiB', parseSize),
     maxClusters: read('MAX_CLUSTERS', '10000', parseCount),
+    gatewayNice: read('GATEWAY_NICE', '19', parseNice),
     agentTokens: read('AGENT_TOKENS', '', parseAgentTokens),
     agentNetworks: read('AGENT_ALLOW_NETWORKS', '', parseAgentNetworks),
     netExclude: read('NET_EXCLUDE', DEFAULT_NET_EXCLUDE, parseNetExclude),
@@ -109,6 +112,12 @@ export function missingTokens(config: Config): string[] {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/** A nice value that lowers a thread's priority: 0 (none) to 19 (the lowest). */
+function parseNice(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 19) throw new Error(`"${text}" is not a nice value from 0 to 19`)
+  return Number(text)
 }
 
 /** "none" excludes no interface; anything else must be a valid regular expression. */

@@ -46,7 +46,10 @@ export interface HubSettings {
   retentionMs: number
   /** AGENT_EXPIRE: at MAX_CLUSTERS, a cluster only ever heard of by heartbeats whose agent is offline makes room */
   agentExpireMs: number
+  /** the wall clock (epoch ms): eviction, heartbeats */
   now?: () => number
+  /** a clock that never steps (ms): how long the writer has held a batch; tests inject both */
+  monotonic?: () => number
 }
 
 /** An ingest request waiting for its commit, and what its snapshot will change once committed. */
@@ -57,7 +60,7 @@ interface Waiting {
   rows: number
   withinShare: boolean
   arrival: HeldEnvelope
-  /** when it was handed to the writer (the DataHub's clock) */
+  /** when it was handed to the writer (the monotonic clock) */
   sentAt: number
 }
 
@@ -91,6 +94,7 @@ export class DataHub {
   private acknowledged = 0
   private queueSent = 0
   private readonly now: () => number
+  private readonly monotonic: () => number
   private versions = 0
 
   constructor(
@@ -98,6 +102,7 @@ export class DataHub {
     private readonly settings: HubSettings,
   ) {
     this.now = settings.now ?? Date.now
+    this.monotonic = settings.monotonic ?? (() => performance.now())
   }
 
   get clusterCount(): number {
@@ -188,7 +193,7 @@ export class DataHub {
    */
   checkStall(): void {
     const oldest = this.waiting.values().next().value
-    const stalledMs = oldest ? this.now() - oldest.sentAt : 0
+    const stalledMs = oldest ? this.monotonic() - oldest.sentAt : 0
     if (stalledMs >= WRITER_STALL_MS) {
       this.setWriter({ state: 'stalled', reason: `the writer has confirmed nothing for ${Math.round(stalledMs / 1000)} s` })
     } else if (this.writer.state === 'stalled') {
@@ -220,13 +225,14 @@ export class DataHub {
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
     const { request, clusterId, envelope, gzipped, receivedMs, rows, nodes } = message
     const existing = this.clusters.get(clusterId)
-    if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(request)
     const clusterRows = existing?.queuedRows ?? 0
     const queue = { totalRows: this.queuedRows, withinShareRows: this.withinShareRows, activeClusters: this.activeClusters }
     const admission = admit(queue, clusterRows, nodes, this.settings.writeQueueLimit)
     if (!admission) {
       return this.answer(request, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
     }
+    // Only a snapshot that would be taken makes another cluster give way.
+    if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(request)
     const batch = this.nextBatch++
     if (!this.ports.toWriter({ type: 'write', batch, rows, receivedMs })) {
       return this.answer(request, { ok: false, message: 'the storage writer is restarting; retry shortly' })
@@ -238,7 +244,7 @@ export class DataHub {
     if (admission === 'within-share') this.withinShareRows += nodes
     this.scheduleFlush()
     this.waiting.set(batch, {
-      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.now(),
+      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.monotonic(),
     })
   }
 

@@ -35,6 +35,15 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
   /** bumped when a cleanup removed nodes: every cached node list may hold some of them */
   let cleanups = 0
 
+  /** The database's word on a cluster's newest commit; when reads fail, the DataHub's alone (/healthz says why). */
+  const newestReceived = (clusterId: string): number | 'unread' => {
+    try {
+      return reader.newestReceived(clusterId)
+    } catch {
+      return 'unread'
+    }
+  }
+
   const health = (): Health => {
     let readError: string | undefined
     try {
@@ -62,7 +71,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     tiers: settings.tiers,
     // The DataHub's word, and the database's own: an agent's 200 can come before the DataHub's message
     // about its commit does, and a dashboard asked right after it must see it.
-    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}:${reader.newestReceived(clusterId)}`,
+    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}:${newestReceived(clusterId)}`,
     apiTokens: settings.apiTokens,
     corsOrigins: settings.corsOrigins,
     ingestUrl: () => settings.ingestUrl,

@@ -21,6 +21,8 @@ export interface GatewaySettings {
   corsOrigins: string[]
   /** where agents post, for the agent routes' documentation */
   ingestUrl: string
+  /** GATEWAY_NICE: the gateway thread's nice value (0: the process's own) */
+  nice: number
   /** act on fault-injection messages (src/faults): the tests only */
   faultHooks?: boolean
 }

@@ -92,7 +92,8 @@ async function readBounded(request: Request, { maxBytes, limitName, lease, stopp
       if (done) break
       if (total + value.byteLength > maxBytes) throw tooLarge(maxBytes, 'request', limitName)
       const elapsedMs = performance.now() - started
-      if (elapsedMs > BODY_GRACE_MS && total + value.byteLength < (MIN_UPLOAD_BYTES_PER_S * elapsedMs) / 1000) {
+      const completes = declared !== undefined && total + value.byteLength === declared
+      if (!completes && elapsedMs > BODY_GRACE_MS && total + value.byteLength < (MIN_UPLOAD_BYTES_PER_S * elapsedMs) / 1000) {
         throw new HttpError(408, 'body_too_slow', `the body came slower than ${MIN_UPLOAD_BYTES_PER_S / 1024} KiB/s after ${BODY_GRACE_MS / 1000} s; it is not read on`, { connection: 'close' })
       }
       if (whole) {
