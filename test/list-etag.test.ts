@@ -39,3 +39,4 @@ test('the node lists carry an ETag; If-None-Match gets 304 until the cluster cha
   expect(changed.status).toBe(200)
   expect(((await changed.json()) as any).node_figures.a.cpu_usage).toBe(90)
 })
+

@@ -183,6 +183,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           responses: {
             200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
             401: { description: 'no or a wrong token (API_TOKENS)', content: { 'application/json': { schema: ErrorBody } } },
+            500: { description: 'the latest figures could not be read (/healthz says why)', content: { 'application/json': { schema: ErrorBody } } },
           },
         },
       },
@@ -395,7 +396,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           tags: ['atlhyper'],
           security,
           summary: "Every node's latest metrics with AtlHyper's cluster summary (nodes as an array)",
-          description: "Nodes from AtlHyper's agent are sent as they came; others get Go's zero values for what they lack, as AtlHyper's web UI expects.",
+          description:
+            "Nodes from AtlHyper's agent are sent as they came; others get Go's zero values for what they lack, as AtlHyper's web UI expects. " +
+            'With an ETag: If-None-Match naming it gets 304 and no body until the data or a node\'s status changes.',
         },
       },
     )
