@@ -96,11 +96,12 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     clusterId: string,
     build: (list: NodeList, isStale: (row: LatestFigures) => boolean) => Uint8Array,
   ) => {
-    const figures = latest.get(clusterId).rows
+    // The rows and the data version they were read at: one look at the database's version per answer.
+    const { rows: figures, version: dataVersionNow } = latest.get(clusterId)
     const statusOf = status.nodeStatus(clusterId)
     const isStale = (row: LatestFigures) => statusOf(row.received_ms) === 'stale'
     const stale = figures.filter(isStale).map((row) => row.node_name)
-    const version = `${dataVersion(clusterId)}|${stale.join('\n')}`
+    const version = `${dataVersionNow}|${stale.join('\n')}`
     // A dashboard polling a list that has not changed gets 304 and no body: megabytes a poll saved,
     // for this thread and for every other on the machine. Browsers revalidate so by themselves.
     const etag = `W/"${BOOT}-${Bun.hash(`${key}\u0000${version}`).toString(36)}"`
