@@ -47,6 +47,8 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
       if (ts % 3600 === 0) insertHourly(id, ts, averages, peaks)
       points++
     }
+    // Closed days become chunks as the writer would compact them, node by node.
+    writer.compactor.compact(writer.compactor.itemsFor(id, Date.now()))
   })
   for (const { id } of ids) fillNode(id)
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
@@ -63,15 +65,21 @@ export function storageFigures(dbPath: string, copyPath: string) {
   const bytes = (names: string[]) =>
     (copy.query(`SELECT SUM(pgsize) AS size FROM dbstat WHERE name IN (${names.map(() => '?').join(',')})`).get(...names) as { size: number }).size
   const count = (table: string) => (copy.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n
-  const historyRows = count('node_metrics_history')
-  const hourlyRows = count('node_metrics_history_hourly')
+  // Points of a tier: its open rows and the points of its chunks.
+  const points = (table: string) =>
+    count(table) + (copy.query(`SELECT TOTAL(points) AS n FROM ${table}_chunks`).get() as { n: number }).n
+  const tierBytes = (table: string) => bytes([table, `${table}_chunks`, `sqlite_autoindex_${table}_chunks_1`])
+  const historyRows = points('node_metrics_history')
+  const hourlyRows = points('node_metrics_history_hourly')
   const latestRows = count('node_metrics_latest')
   const figures = {
     historyRows,
     latestRows,
     hourlyRows,
-    bytesPerHistoryPoint: bytes(['node_metrics_history']) / historyRows,
-    bytesPerHourlyPoint: bytes(['node_metrics_history_hourly']) / hourlyRows,
+    /** of the raw tier's points, those in chunks (the rest: the open day's rows) */
+    chunkedHistoryPoints: historyRows - count('node_metrics_history'),
+    bytesPerHistoryPoint: tierBytes('node_metrics_history') / historyRows,
+    bytesPerHourlyPoint: tierBytes('node_metrics_history_hourly') / hourlyRows,
     bytesPerLatestRow: bytes(['node_metrics_latest', 'sqlite_autoindex_node_metrics_latest_1']) / latestRows,
     fileBytes: Bun.file(copyPath).size,
   }

@@ -27,10 +27,10 @@ afterEach(() => {
 const row = (node: string, ts: number, cpu: number): NodeRow => rowOf('c', nodeSnapshot(node, ts, { cpu }))
 
 test('migrations set the schema version and are idempotent', () => {
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 5 })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 6 })
   expect(db.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
   new MetricsWriter(db, { sampleIntervalMs: SECOND, retentionMs: SECOND, retentionHourlyMs: SECOND })
-  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 5 })
+  expect(db.query('PRAGMA user_version').get()).toEqual({ user_version: 6 })
 })
 
 test('a node seen several times in one transaction: latest is the newest, every snapshot counts into its bucket', () => {

@@ -40,7 +40,7 @@ describe('a database written by the previous schema upgrades in place, data incl
     (await getJson(`${master.api}/api/v2/clusters/old/node-metrics/${node}/history?start=${HOUR}&end=${HOUR + 600_000}${query}`)).body
 
   test('the file is at the new version and intact; each figure has a sum, a count and a peak', () => {
-    expect(readDb(dbPath, 'PRAGMA user_version')).toEqual([{ user_version: 5 }])
+    expect(readDb(dbPath, 'PRAGMA user_version')).toEqual([{ user_version: 6 }])
     expect(readDb(dbPath, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
     const columns = readDb<{ name: string }>(dbPath, 'PRAGMA table_info(node_metrics_history)').map((column) => column.name)
     expect(columns).toEqual(['node_id', 'bucket_s', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])])

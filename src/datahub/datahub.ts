@@ -168,6 +168,9 @@ export class DataHub {
         this.count({ kind: 'write-failed', batches: message.batches.length })
         for (const batch of message.batches) this.settle(batch, false, 'the snapshot could not be stored; retry')
         return
+      case 'compacted':
+        // Chunks answer exactly what their rows did: no cached answer changes.
+        return this.count({ kind: 'compacted', points: message.points })
       case 'cleaned':
         this.count({ kind: 'cleaned', points: message.points, nodes: message.nodes })
         for (const { cluster } of message.removed) this.touch(cluster)

@@ -50,6 +50,7 @@ export type MasterEvent =
   | { kind: 'committed'; rows: number; ms: number }
   | { kind: 'write-failed'; batches: number }
   | { kind: 'cleaned'; points: Record<string, number>; nodes: number }
+  | { kind: 'compacted'; points: Record<string, number> }
   | { kind: 'queue'; rows: number }
 
 /** main thread → gateway */

@@ -24,6 +24,7 @@ export class PrometheusMetrics {
   private readonly commitSeconds: Histogram
   private readonly cleanupPoints: Counter<'tier'>
   private readonly cleanupNodes: Counter
+  private readonly compactedPoints: Counter<'tier'>
   private readonly figuresDropped: Counter<'field' | 'reason'>
   private readonly writeFailures: Counter
   private queueRows = 0
@@ -47,6 +48,9 @@ export class PrometheusMetrics {
     })
     this.cleanupPoints = new Counter({
       name: 'nmm_cleanup_deleted_points_total', help: 'History points deleted by the retention cleanup.', labelNames: ['tier'], registers,
+    })
+    this.compactedPoints = new Counter({
+      name: 'nmm_history_compacted_points_total', help: 'History points moved from open rows into chunks, by tier.', labelNames: ['tier'], registers,
     })
     this.cleanupNodes = new Counter({
       name: 'nmm_cleanup_deleted_nodes_total', help: 'Nodes removed after RETENTION without a snapshot.', registers,
@@ -92,6 +96,9 @@ export class PrometheusMetrics {
         return
       case 'write-failed':
         return this.writeFailures.inc(event.batches)
+      case 'compacted':
+        for (const [tier, count] of Object.entries(event.points)) this.compactedPoints.inc({ tier }, count)
+        return
       case 'cleaned':
         for (const [tier, count] of Object.entries(event.points)) this.cleanupPoints.inc({ tier }, count)
         this.cleanupNodes.inc(event.nodes)

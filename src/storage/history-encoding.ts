@@ -47,22 +47,3 @@ export function upsertPointSql(table: string): string {
             samples = samples + 1,
             ${updates.join(',\n            ')}`
 }
-
-const mean = (sum: string, count: string, scale: number) => `ROUND(${sum} * 1.0 / NULLIF(${count}, 0)) / ${scale}.0`
-
-/** SELECT list for stored points as they are, in the API's units: `{field}` the mean, `{field}_max` the peak. */
-export function pointColumns(figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
-  const columns = figures.map(({ key, field, scale }) =>
-    `${mean(`${key}_sum`, countOf(key), scale)} AS ${field}, ${key}_max / ${scale}.0 AS ${field}_max`)
-  return `bucket_s * 1000 AS timestamp, ${columns.join(',\n')}`
-}
-
-/**
- * SELECT list for points grouped into buckets of `width` seconds (an SQL expression): the mean
- * over every sample of the group (sums and counts added up) and the peak of peaks.
- */
-export function groupedPointColumns(width: string, figures: readonly (typeof FIGURES)[number][] = FIGURES): string {
-  const columns = figures.map(({ key, field, scale }) =>
-    `${mean(`TOTAL(${key}_sum)`, `TOTAL(${countOf(key)})`, scale)} AS ${field}, MAX(${key}_max) / ${scale}.0 AS ${field}_max`)
-  return `bucket_s / ${width} * ${width} * 1000 AS timestamp, ${columns.join(',\n')}`
-}

@@ -1,7 +1,8 @@
 import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
 import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
-import { groupedPointColumns, pointColumns } from './history-encoding'
+import { fleetPoints, historyPoints, mergeBuckets, noBuckets, type Buckets } from './buckets'
+import { appendRow, decodeChunk, ROW_COLUMNS, type ChunkRow } from './chunks'
 import type { Tier } from './tiers'
 
 /**
@@ -116,27 +117,27 @@ export class MetricsReader {
     return (this.db.query('SELECT COUNT(*) AS n FROM nodes WHERE cluster_id = ?1').get(clusterId) as { n: number }).n
   }
 
-  /** Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds, ascending. */
+  /**
+   * Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds,
+   * ascending: the tier's chunks and open rows read as one (storage/buckets.ts).
+   */
   history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
-    // Points at the tier's own width are read as stored: grouping 8,640 single points costs 3×.
-    if (widthS === tier.intervalS) {
-      const plain = this.cached(this.historyStatements, `${tier.table}/plain`, () =>
-        this.db.query(
-          `SELECT ${pointColumns()} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`,
-        ),
-      )
-      return plain.all(nodeId, fromS, toS) as HistoryPoint[]
-    }
-    const statement = this.cached(this.historyStatements, tier.table, () =>
-      this.db.query(
-        `SELECT ${groupedPointColumns('?4')}
-           FROM ${tier.table}
-          WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3
-          GROUP BY bucket_s / ?4
-          ORDER BY bucket_s / ?4`,
-      ),
+    return historyPoints(this.buckets(nodeId, tier, fromS, toS), tier.intervalS, widthS)
+  }
+
+  /** A node's stored buckets of a tier in [fromS, toS), ascending; `figures`: the registry indexes to decode from chunks. */
+  private buckets(nodeId: number, tier: Tier, fromS: number, toS: number, figures?: readonly number[]): Buckets {
+    const chunks = this.cached(this.historyStatements, `${tier.chunkTable}/node`, () =>
+      this.db.query(`SELECT * FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s > ?2 - ${tier.spanS} AND start_s < ?3 ORDER BY start_s`),
     )
-    return statement.all(nodeId, fromS, toS, widthS) as HistoryPoint[]
+    const rows = this.cached(this.historyStatements, `${tier.table}/node`, () =>
+      this.db.query(`SELECT ${ROW_COLUMNS} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
+    )
+    const compacted = noBuckets()
+    for (const chunk of chunks.all(nodeId, fromS, toS) as ChunkRow[]) decodeChunk(chunk, compacted, fromS, toS, figures)
+    const open = noBuckets()
+    for (const values of rows.values(nodeId, fromS, toS)) appendRow(open, values)
+    return mergeBuckets(compacted, open)
   }
 
   /**
@@ -145,25 +146,17 @@ export class MetricsReader {
    */
   fleetHistory(clusterId: string, metric: Metric, tier: Tier, fromS: number, toS: number, widthS: number): Map<string, FleetPoint[]> {
     const figure = FIGURES.find((candidate) => candidate.field === metric)!
-    const statement = this.cached(this.fleetStatements, `${tier.table}/${figure.key}`, () =>
-      this.db.query(
-        `SELECT n.node_name AS node, g.*
-           FROM nodes n
-           JOIN (SELECT node_id, ${groupedPointColumns('?4', [figure])}
-                   FROM ${tier.table}
-                  WHERE node_id IN (SELECT id FROM nodes WHERE cluster_id = ?1)
-                    AND bucket_s >= ?2 AND bucket_s < ?3
-                  GROUP BY node_id, bucket_s / ?4) g ON g.node_id = n.id
-          ORDER BY n.node_name, g.timestamp`,
-      ),
+    const index = FIGURES.indexOf(figure)
+    const nodes = this.cached(this.fleetStatements, 'nodes', () =>
+      this.db.query<{ id: number; node_name: string }, [string]>('SELECT id, node_name FROM nodes WHERE cluster_id = ?1 ORDER BY node_name'),
     )
-    const rows = statement.all(clusterId, fromS, toS, widthS) as Record<string, number>[]
     const series = new Map<string, FleetPoint[]>()
-    for (const row of rows) {
-      const node = row.node as unknown as string
-      if (!series.has(node)) series.set(node, [])
-      series.get(node)!.push({ timestamp: row.timestamp!, value: row[metric] ?? null, max: row[`${metric}_max`] ?? null })
-    }
+    this.db.transaction(() => {
+      for (const node of nodes.all(clusterId) as { id: number; node_name: string }[]) {
+        const points = fleetPoints(this.buckets(node.id, tier, fromS, toS, [index]), figure, widthS)
+        if (points.length > 0) series.set(node.node_name, points)
+      }
+    })()
     return series
   }
 

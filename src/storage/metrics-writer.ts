@@ -6,6 +6,7 @@ import type { NodeMetricsSnapshot } from '../model'
 import { encodeValues, upsertPointSql } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
+import { Compactor } from './compaction'
 import { historyTiers, type Tier, type TierSettings } from './tiers'
 
 export type HistorySettings = TierSettings & {
@@ -40,11 +41,19 @@ export class MetricsWriter {
   private readonly insertIdentity
   private readonly insertLatest
   private readonly updateLatest
-  private readonly tiers: { tier: Tier; upsert: ReturnType<Database['query']>; deleteExpired: ReturnType<Database['query']> }[]
+  private readonly tiers: {
+    tier: Tier
+    upsert: ReturnType<Database['query']>
+    deleteExpired: ReturnType<Database['query']>
+    deleteExpiredChunks: ReturnType<Database['query']>
+  }[]
   private readonly findGoneNodes
   private readonly deleteNode
   private readonly deleteRawHistory
+  private readonly deleteRawChunks
   private readonly deleteForgottenNodes
+  /** compacts closed spans of history into chunks (storage/compaction.ts) */
+  readonly compactor: Compactor
 
   constructor(
     private readonly db: Database,
@@ -74,18 +83,23 @@ export class MetricsWriter {
       // Per node through the primary key, so no index on bucket_s alone is needed; through
       // `nodes`, so removed nodes' hourly points expire too.
       deleteExpired: db.query(`DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM nodes) AND bucket_s < ?1`),
+      // Whole chunks, once their last bucket is past retention: a span is kept or dropped as one.
+      deleteExpiredChunks: db.query<{ points: number }, [number]>(`DELETE FROM ${tier.chunkTable} WHERE node_id IN (SELECT id FROM nodes) AND start_s <= ?1 - ${tier.spanS} RETURNING points`),
     }))
+    this.compactor = new Compactor(db, this.tiers.map(({ tier }) => tier))
     // The server's clock: a node whose agent clock lags is still being heard from.
     this.findGoneNodes = db.query<{ id: number; cluster_id: string; node_name: string }, [number]>(
       'SELECT id, cluster_id, node_name FROM node_metrics_latest WHERE received_ms < ?1',
     )
     this.deleteNode = db.query<never, [number]>('DELETE FROM node_metrics_latest WHERE id = ?1')
     this.deleteRawHistory = db.query<never, [number]>(`DELETE FROM ${this.tiers[0]!.tier.table} WHERE node_id = ?1`)
+    this.deleteRawChunks = db.query<{ points: number }, [number]>(`DELETE FROM ${this.tiers[0]!.tier.chunkTable} WHERE node_id = ?1 RETURNING points`)
     // An identity with nothing left to name: no latest row, no history point in any tier.
     this.deleteForgottenNodes = db.query<never, []>(
       `DELETE FROM nodes
         WHERE id NOT IN (SELECT id FROM node_metrics_latest)
-          ${this.tiers.map(({ tier }) => `AND NOT EXISTS (SELECT 1 FROM ${tier.table} WHERE node_id = nodes.id)`).join('\n          ')}`,
+          ${this.tiers.map(({ tier }) => `AND NOT EXISTS (SELECT 1 FROM ${tier.table} WHERE node_id = nodes.id)
+          AND NOT EXISTS (SELECT 1 FROM ${tier.chunkTable} WHERE node_id = nodes.id)`).join('\n          ')}`,
     )
     if (migrated.latestFiguresAdded) this.refreshLatestFigures()
   }
@@ -154,11 +168,15 @@ export class MetricsWriter {
       let rawDeleted = 0
       for (const node of gone) {
         rawDeleted += this.deleteRawHistory.run(node.id).changes
+        rawDeleted += sumPoints(this.deleteRawChunks.all(node.id) as { points: number }[])
         this.deleteNode.run(node.id)
         this.known.delete(`${node.cluster_id}\u0000${node.node_name}`)
       }
       const points = Object.fromEntries(
-        this.tiers.map(({ tier, deleteExpired }) => [tier.name, deleteExpired.run(Math.floor((now - tier.retentionMs) / 1000)).changes]),
+        this.tiers.map(({ tier, deleteExpired, deleteExpiredChunks }) => {
+          const cutoffS = Math.floor((now - tier.retentionMs) / 1000)
+          return [tier.name, deleteExpired.run(cutoffS).changes + sumPoints(deleteExpiredChunks.all(cutoffS) as { points: number }[])]
+        }),
       ) as CleanupResult['points']
       points.raw += rawDeleted
       this.deleteForgottenNodes.run()
@@ -194,6 +212,8 @@ export class MetricsWriter {
     return true
   }
 }
+
+const sumPoints = (chunks: { points: number }[]) => chunks.reduce((total, chunk) => total + chunk.points, 0)
 
 type LatestParams = (string | number | null | Uint8Array)[]
 

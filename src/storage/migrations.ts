@@ -108,6 +108,19 @@ export const MIGRATIONS: readonly Migration[] = [
   // 5: the newest receive time of a cluster's nodes, read in a step: the gateway's caches see a
   // commit in the database itself, not only once the DataHub's message about it has come.
   `CREATE INDEX node_metrics_latest_received ON node_metrics_latest (cluster_id, received_ms);`,
+  // 6: closed spans of history as chunks, one row per node and span (storage/chunks.ts,
+  // docs/history-chunks.md); their figure columns are added below, as the registry has them.
+  // The open rows stay where they are: the writer compacts what is closed, a node at a time.
+  // A rowid table: chunk rows run to kilobytes, which WITHOUT ROWID trees store badly.
+  ['node_metrics_history_chunks', 'node_metrics_history_hourly_chunks'].map((table) =>
+    `CREATE TABLE ${table} (
+       node_id INTEGER NOT NULL,
+       start_s INTEGER NOT NULL, -- span start, epoch seconds
+       points  INTEGER NOT NULL, -- buckets held
+       buckets BLOB    NOT NULL, -- bucket starts, seconds after start_s
+       samples BLOB    NOT NULL, -- snapshots counted into each bucket
+       PRIMARY KEY (node_id, start_s)
+     );`).join('\n'),
 ]
 
 /** Tables and the columns each registry figure needs in them. */
@@ -115,6 +128,9 @@ const FIGURE_COLUMNS: Record<string, (key: string) => string[]> = {
   node_metrics_latest: (key) => [`${key} REAL`],
   node_metrics_history: historyColumnsOf,
   node_metrics_history_hourly: historyColumnsOf,
+  // A figure's sums, counts and peaks of a chunk in one blob; NULL where no point had the figure.
+  node_metrics_history_chunks: (key) => [`${key} BLOB`],
+  node_metrics_history_hourly_chunks: (key) => [`${key} BLOB`],
 }
 
 /**

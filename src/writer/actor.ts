@@ -9,6 +9,7 @@ import type { HubToWriter, WriterSettings, WriterToHub } from './messages'
 import { isFault, type FaultMessage, type WriterFault } from '../faults/hooks'
 import { openWriteConnection } from '../storage/connection'
 import { MetricsWriter } from '../storage/metrics-writer'
+import type { CompactionItem } from '../storage/compaction'
 import { decodeRows, type NodeRow } from '../storage/node-rows'
 
 /** The Worker's global scope, as far as the actor needs it. */
@@ -19,6 +20,11 @@ interface Port {
 
 /** Rows per transaction at most, so one huge backlog does not hold every answer back. */
 const MAX_ROWS_PER_TRANSACTION = 5_000
+/**
+ * Nodes compacted per transaction: a node's day is ~300 rows and a few ms, so a step stays short
+ * and agents' writes, which go first, wait at most one step.
+ */
+const COMPACT_NODES_PER_STEP = 8
 
 /** Runs the writer actor on a Worker's message port. */
 export function serveWriter(self: Port): void {
@@ -30,6 +36,7 @@ export function serveWriter(self: Port): void {
   let injectedDelayMs = 0
   let faultHooks = false
   let crashOnClose = false
+  let compaction: { items: CompactionItem[]; points: Record<string, number>; nodes: number; started: number } | undefined
 
   const outbox = new Mailbox<WriterToHub>((batch) => self.postMessage(batch))
   const send = (message: WriterToHub) => outbox.send(message)
@@ -59,6 +66,41 @@ export function serveWriter(self: Port): void {
     }
     cleanupTimer = setInterval(() => cleanup(), settings.cleanupIntervalMs)
     send({ type: 'ready' })
+    // A file written before chunks, or days closed while the master was down.
+    startCompaction(Date.now())
+  }
+
+  /** Queues every node span closed as of `now` for compaction, one step at a time between writes. */
+  function startCompaction(now: number): void {
+    if (!writer) return
+    try {
+      const items = writer.compactor.pending(now)
+      if (items.length === 0) return
+      if (compaction) compaction.items.push(...items)
+      else {
+        compaction = { items, points: {}, nodes: 0, started: performance.now() }
+        setTimeout(compactStep, 0)
+      }
+    } catch (error) {
+      console.error(`history compaction failed: ${(error as Error).message}`)
+    }
+  }
+
+  function compactStep(): void {
+    if (!writer || !compaction) return
+    // Agents wait for their commits; compaction waits for them.
+    if (queue.length > 0) return void setTimeout(compactStep, 1)
+    const step = compaction.items.splice(0, COMPACT_NODES_PER_STEP)
+    try {
+      writer.compactor.compact(step, compaction.points)
+      compaction.nodes += step.length
+    } catch (error) {
+      console.error(`history compaction failed (the next cleanup tick tries again): ${(error as Error).message}`)
+      compaction.items = []
+    }
+    if (compaction.items.length > 0) return void setTimeout(compactStep, 0)
+    send({ type: 'compacted', points: compaction.points, nodes: compaction.nodes, ms: performance.now() - compaction.started })
+    compaction = undefined
   }
 
   /** What PRAGMA quick_check finds wrong with the file, or undefined when it is sound. */
@@ -82,6 +124,7 @@ export function serveWriter(self: Port): void {
     } catch (error) {
       console.error(`retention cleanup failed: ${(error as Error).message}`)
     }
+    startCompaction(now)
   }
 
   function scheduleFlush(): void {
@@ -117,6 +160,7 @@ export function serveWriter(self: Port): void {
   function close(): void {
     if (crashOnClose) throw new Error('injected writer crash at close')
     clearInterval(cleanupTimer)
+    compaction = undefined
     while (queue.length > 0) flush()
     if (db) {
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)')

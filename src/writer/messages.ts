@@ -20,7 +20,10 @@ export type HubToWriter =
   | { type: 'open'; settings: WriterSettings }
   /** node rows (transferred); answered by `committed` or `failed` with the same batch */
   | { type: 'write'; batch: number; rows: EncodedRows; receivedMs: number }
-  /** run the retention cleanup now (tests and operators; the timer does it on its own too), as of `now` if given */
+  /**
+   * run the retention cleanup now, then compact the history spans closed by then (tests and
+   * operators; the timer does both on its own too), as of `now` if given
+   */
   | { type: 'cleanup'; now?: number }
   /** commit what is queued, checkpoint the WAL, close the database, then say `closed` */
   | { type: 'close' }
@@ -34,6 +37,8 @@ export type WriterToHub =
    */
   | { type: 'committed'; batches: number[]; stored: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
+  /** a compaction pass turned `points` open history rows into chunk points of `nodes` node spans, in `ms` */
+  | { type: 'compacted'; points: Record<string, number>; nodes: number; ms: number }
   /** what a retention cleanup deleted: history points per tier, and the nodes gone for longer than RETENTION */
   | ({ type: 'cleaned' } & CleanupResult)
   /** the writer cannot go on; `corrupt`: the file is damaged (the master refuses to start on it) */

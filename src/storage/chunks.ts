@@ -1,0 +1,91 @@
+import { FIGURES } from '../model/figures'
+import type { Buckets } from './buckets'
+import { ByteWriter, packBlob, readColumn, readColumnInto, unpackBlob, writeColumn } from './chunk-codec'
+import type { Tier } from './tiers'
+
+/**
+ * History chunks: one row per (node, span) of a tier, columns per figure (docs/history-chunks.md).
+ * `buckets` holds each point's bucket start as seconds after the chunk's start, `samples` its
+ * sample count, and each figure's column its sums, counts and peaks; a figure no point of the
+ * chunk had is NULL.
+ */
+export interface ChunkRow {
+  start_s: number
+  points: number
+  buckets: Uint8Array
+  samples: Uint8Array
+  [figure: string]: Uint8Array | number | null
+}
+
+/** Columns of a chunk row in the order `encodeChunk` gives their values. */
+export const CHUNK_COLUMNS = ['node_id', 'start_s', 'points', 'buckets', 'samples', ...FIGURES.map((figure) => figure.key)]
+
+/** Where a chunk with this bucket lives: the start of its span. */
+export const chunkStartOf = (tier: Tier, bucketS: number) => Math.floor(bucketS / tier.spanS) * tier.spanS
+
+/** A figure no bucket had: no sum, no peak, and counted in none (as a row's `{key}_n` of 0 says). */
+const absent = (buckets: Buckets, f: number) =>
+  buckets.sums[f]!.every((sum) => sum === null) && buckets.peaks[f]!.every((peak) => peak === null) && buckets.counts[f]!.every((count) => count === 0)
+
+/** A chunk's column values (after node_id and start_s): points, buckets, samples, one blob or null per figure. */
+export function encodeChunk(startS: number, buckets: Buckets): (number | Uint8Array | null)[] {
+  const offsets = new ByteWriter()
+  writeColumn(offsets, buckets.bucketS.map((bucketS) => bucketS - startS))
+  const samples = new ByteWriter()
+  writeColumn(samples, buckets.samples)
+  const figures = FIGURES.map((_, f) => {
+    if (absent(buckets, f)) return null
+    const column = new ByteWriter()
+    writeColumn(column, buckets.sums[f]!)
+    writeColumn(column, buckets.counts[f]!)
+    writeColumn(column, buckets.peaks[f]!)
+    return packBlob(column)
+  })
+  return [buckets.bucketS.length, packBlob(offsets), packBlob(samples), ...figures]
+}
+
+/**
+ * Appends the buckets of a chunk whose start lies in [fromS, toS) to `to`. `figures` names the
+ * registry indexes to decode; the others read as absent (a fleet chart needs one).
+ */
+export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS = Infinity, figures?: readonly number[]): void {
+  const n = row.points
+  const offsets = readColumn(unpackBlob(row.buckets), n) as number[]
+  // Buckets ascend: the range is one run of them.
+  let first = 0
+  while (first < n && row.start_s + offsets[first]! < fromS) first++
+  let end = first
+  while (end < n && row.start_s + offsets[end]! < toS) end++
+  if (first === end) return
+  for (let i = first; i < end; i++) to.bucketS.push(row.start_s + offsets[i]!)
+  readColumnInto(unpackBlob(row.samples), n, to.samples, first, end)
+  FIGURES.forEach((figure, f) => {
+    const blob = row[figure.key] as Uint8Array | null | undefined
+    if (!blob || (figures && !figures.includes(f))) {
+      for (let i = first; i < end; i++) {
+        to.sums[f]!.push(null)
+        to.counts[f]!.push(0)
+        to.peaks[f]!.push(null)
+      }
+      return
+    }
+    const input = unpackBlob(blob)
+    readColumnInto(input, n, to.sums[f]!, first, end)
+    readColumnInto(input, n, to.counts[f]!, first, end)
+    readColumnInto(input, n, to.peaks[f]!, first, end)
+  })
+}
+
+/** The raw columns of a tier's rows, for `appendRow`: bucket start, samples, then sum, count, peak per figure. */
+export const ROW_COLUMNS = ['bucket_s', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])].join(', ')
+
+/** Appends a row read with ROW_COLUMNS through `.values()` (rows come in bucket order). */
+export function appendRow(to: Buckets, values: readonly unknown[]): void {
+  to.bucketS.push(values[0] as number)
+  to.samples.push(values[1] as number)
+  for (let f = 0; f < FIGURES.length; f++) {
+    to.sums[f]!.push(values[2 + f * 3] as number | null)
+    to.counts[f]!.push(values[3 + f * 3] as number | null)
+    to.peaks[f]!.push(values[4 + f * 3] as number | null)
+  }
+}
