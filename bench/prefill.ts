@@ -48,7 +48,7 @@ export function prefill(dbPath: string, clusterPrefix: string, nodes: number, da
       points++
     }
     // Closed days become chunks as the writer would compact them, node by node.
-    writer.compactor.compact(writer.compactor.itemsFor(id, Date.now()))
+    writer.compactor.compactItems(writer.compactor.itemsFor(id, Date.now()))
   })
   for (const { id } of ids) fillNode(id)
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)')

@@ -1,15 +1,17 @@
 import type { Database, Statement } from 'bun:sqlite'
-import { mergeBuckets, noBuckets, type Buckets } from './buckets'
+import { mergeBuckets, noBuckets } from './buckets'
 import { UncodableValue } from './chunk-codec'
 import { appendRow, CHUNK_COLUMNS, chunkStartOf, decodeChunk, encodeChunk, ROW_COLUMNS, type ChunkRow } from './chunks'
 import type { Tier } from './tiers'
 
-/** One node's closed spans of one tier, still held as rows. */
+/** One node's closed spans of one tier still held as rows, compacted one span per step. */
 export interface CompactionItem {
   tier: Tier
   nodeId: number
   /** rows with buckets before this (epoch s, a span start) are in closed spans */
   cutoffS: number
+  /** spans before this were done (or left as rows) by an earlier step */
+  doneS: number
 }
 
 /** The start of the first span still open at `now`: one bucket after a span ends, it is closed. */
@@ -18,17 +20,18 @@ const closedBefore = (tier: Tier, now: number) => chunkStartOf(tier, Math.floor(
 interface TierStatements {
   tier: Tier
   pendingNodes: Statement<{ id: number }, [number]>
-  closedRows: Statement<unknown[], [number, number]>
+  firstRow: Statement<{ first: number | null }, [number, number, number]>
+  spanRows: Statement<unknown[], [number, number, number]>
   chunk: Statement<ChunkRow, [number, number]>
   saveChunk: Statement<never, (number | Uint8Array | null)[]>
   deleteRows: Statement<never, [number, number, number]>
 }
 
 /**
- * Turns the closed spans of each tier's open rows into chunks, on the writer's connection. Each
- * node's spans are compacted in the transaction that deletes their rows, so a process killed at
- * any moment leaves every bucket counted exactly once: as a row or in a chunk. A bucket that
- * arrives for a span already compacted (a late snapshot) is a row until the next pass merges it in.
+ * Turns the closed spans of each tier's open rows into chunks, on the writer's connection. A
+ * span's chunk is saved in the transaction that deletes its rows, so a process killed at any
+ * moment leaves every bucket counted exactly once: as a row or in a chunk. A bucket that arrives
+ * for a span already compacted (a late snapshot) is a row until the next pass merges it in.
  */
 export class Compactor {
   private readonly tiers: TierStatements[]
@@ -43,7 +46,8 @@ export class Compactor {
       pendingNodes: db.query(
         `SELECT id FROM nodes WHERE EXISTS (SELECT 1 FROM ${tier.table} WHERE node_id = nodes.id AND bucket_s < ?1) ORDER BY id`,
       ),
-      closedRows: db.query(`SELECT ${ROW_COLUMNS} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s < ?2 ORDER BY bucket_s`),
+      firstRow: db.query(`SELECT MIN(bucket_s) AS first FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3`),
+      spanRows: db.query(`SELECT ${ROW_COLUMNS} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
       chunk: db.query(`SELECT * FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s = ?2`),
       saveChunk: db.query(
         `INSERT OR REPLACE INTO ${tier.chunkTable} (${CHUNK_COLUMNS.join(', ')}) VALUES (${CHUNK_COLUMNS.map(() => '?').join(', ')})`,
@@ -57,65 +61,75 @@ export class Compactor {
     const items: CompactionItem[] = []
     for (const { tier, pendingNodes } of this.tiers) {
       const cutoffS = closedBefore(tier, now)
-      for (const { id } of pendingNodes.all(cutoffS)) items.push({ tier, nodeId: id, cutoffS })
+      for (const { id } of pendingNodes.all(cutoffS)) items.push({ tier, nodeId: id, cutoffS, doneS: -Infinity })
     }
     return items
   }
 
   /** One node's closed spans of every tier as of `now` (the bench's pre-fill compacts node by node). */
   itemsFor(nodeId: number, now: number): CompactionItem[] {
-    return this.tiers.map(({ tier }) => ({ tier, nodeId, cutoffS: closedBefore(tier, now) }))
+    return this.tiers.map(({ tier }) => ({ tier, nodeId, cutoffS: closedBefore(tier, now), doneS: -Infinity }))
   }
 
-  /** Compacts the items in one transaction; adds the rows that became chunk points to `points`, by tier. */
-  compact(items: readonly CompactionItem[], points: Record<string, number> = {}): Record<string, number> {
+  /**
+   * Compacts the next closed span of each item in one transaction, adding the rows that became
+   * chunk points to `points` by tier. Returns the items with spans left: a step stays one span per
+   * node, however long a node's backlog (a file from before chunks holds a month of rows).
+   */
+  compact(items: readonly CompactionItem[], points: Record<string, number> = {}): CompactionItem[] {
+    const left: CompactionItem[] = []
     this.db.transaction(() => {
-      for (const item of items) points[item.tier.name] = (points[item.tier.name] ?? 0) + this.compactNode(item)
+      for (const item of items) {
+        const next = this.compactSpan(item)
+        if (next === undefined) continue
+        points[item.tier.name] = (points[item.tier.name] ?? 0) + next.rows
+        left.push({ ...item, doneS: next.doneS })
+      }
     })()
-    return points
+    return left
   }
 
-  /** Everything pending as of `now`, in transactions of `perTransaction` nodes (tests, the bench's pre-fill). */
+  /** Everything pending as of `now`, `perTransaction` node spans a transaction (tests, the bench's pre-fill). */
   compactAll(now: number, perTransaction = 64): Record<string, number> {
-    const items = this.pending(now)
+    return this.compactItems(this.pending(now), perTransaction)
+  }
+
+  /** Every closed span of `items`, `perTransaction` node spans a transaction. */
+  compactItems(items: CompactionItem[], perTransaction = 64): Record<string, number> {
     const points: Record<string, number> = {}
-    for (let i = 0; i < items.length; i += perTransaction) this.compact(items.slice(i, i + perTransaction), points)
+    while (items.length > 0) items = [...this.compact(items.slice(0, perTransaction), points), ...items.slice(perTransaction)]
     return points
   }
 
-  private compactNode({ tier, nodeId, cutoffS }: CompactionItem): number {
+  /** The item's first closed span not yet done, compacted; undefined when there is none. */
+  private compactSpan({ tier, nodeId, cutoffS, doneS }: CompactionItem): { rows: number; doneS: number } | undefined {
     const statements = this.tiers.find((candidate) => candidate.tier === tier)!
-    const spans = new Map<number, Buckets>()
-    for (const values of statements.closedRows.values(nodeId, cutoffS)) {
-      const startS = chunkStartOf(tier, values[0] as number)
-      let span = spans.get(startS)
-      if (!span) spans.set(startS, (span = noBuckets()))
-      appendRow(span, values)
+    const first = statements.firstRow.get(nodeId, Math.max(doneS, -(2 ** 53)), cutoffS)?.first
+    if (first === null || first === undefined) return undefined
+    const startS = chunkStartOf(tier, first)
+    const endS = startS + tier.spanS
+    const rows = noBuckets()
+    for (const values of statements.spanRows.values(nodeId, startS, endS)) appendRow(rows, values)
+    const existing = statements.chunk.get(nodeId, startS)
+    let buckets = rows
+    if (existing) {
+      const compacted = noBuckets()
+      decodeChunk(existing, compacted)
+      buckets = mergeBuckets(compacted, rows)
     }
-    let compacted = 0
-    for (const [startS, rows] of spans) {
-      const existing = statements.chunk.get(nodeId, startS)
-      let buckets = rows
-      if (existing) {
-        const compactedBefore = noBuckets()
-        decodeChunk(existing, compactedBefore)
-        buckets = mergeBuckets(compactedBefore, rows)
-      }
-      let values: (number | Uint8Array | null)[]
-      try {
-        values = encodeChunk(startS, buckets)
-      } catch (error) {
-        if (!(error instanceof UncodableValue)) throw error
-        // Kept as rows, which hold any value: reads merge them with chunks all the same.
-        if (!this.warned) console.error(`history of node ${nodeId} from ${startS} stays uncompacted: ${error.message}`)
-        this.warned = true
-        continue
-      }
-      statements.saveChunk.run(nodeId, startS, ...values)
-      this.afterChunkSaved?.()
-      statements.deleteRows.run(nodeId, startS, startS + tier.spanS)
-      compacted += rows.bucketS.length
+    let values: (number | Uint8Array | null)[]
+    try {
+      values = encodeChunk(startS, buckets)
+    } catch (error) {
+      if (!(error instanceof UncodableValue)) throw error
+      // Kept as rows, which hold any value: reads merge them with chunks all the same.
+      if (!this.warned) console.error(`history of node ${nodeId} from ${startS} stays uncompacted: ${error.message}`)
+      this.warned = true
+      return { rows: 0, doneS: endS }
     }
-    return compacted
+    statements.saveChunk.run(nodeId, startS, ...values)
+    this.afterChunkSaved?.()
+    statements.deleteRows.run(nodeId, startS, endS)
+    return { rows: rows.bucketS.length, doneS: endS }
   }
 }

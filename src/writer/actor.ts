@@ -21,10 +21,10 @@ interface Port {
 /** Rows per transaction at most, so one huge backlog does not hold every answer back. */
 const MAX_ROWS_PER_TRANSACTION = 5_000
 /**
- * Nodes compacted per transaction: a node's day is ~300 rows and a few ms, so a step stays short
- * and agents' writes, which go first, wait at most one step.
+ * Node spans compacted per transaction: a node's day is ~300 rows and about a millisecond, so a
+ * step stays short and agents' writes, which go first, wait at most one step.
  */
-const COMPACT_NODES_PER_STEP = 8
+const COMPACT_SPANS_PER_STEP = 8
 
 /** Runs the writer actor on a Worker's message port. */
 export function serveWriter(self: Port): void {
@@ -36,7 +36,7 @@ export function serveWriter(self: Port): void {
   let injectedDelayMs = 0
   let faultHooks = false
   let crashOnClose = false
-  let compaction: { items: CompactionItem[]; points: Record<string, number>; nodes: number; started: number } | undefined
+  let compaction: { items: CompactionItem[]; points: Record<string, number>; spans: number; started: number } | undefined
 
   const outbox = new Mailbox<WriterToHub>((batch) => self.postMessage(batch))
   const send = (message: WriterToHub) => outbox.send(message)
@@ -78,7 +78,7 @@ export function serveWriter(self: Port): void {
       if (items.length === 0) return
       if (compaction) compaction.items.push(...items)
       else {
-        compaction = { items, points: {}, nodes: 0, started: performance.now() }
+        compaction = { items, points: {}, spans: 0, started: performance.now() }
         setTimeout(compactStep, 0)
       }
     } catch (error) {
@@ -90,16 +90,17 @@ export function serveWriter(self: Port): void {
     if (!writer || !compaction) return
     // Agents wait for their commits; compaction waits for them.
     if (queue.length > 0) return void setTimeout(compactStep, 1)
-    const step = compaction.items.splice(0, COMPACT_NODES_PER_STEP)
+    const step = compaction.items.splice(0, COMPACT_SPANS_PER_STEP)
     try {
-      writer.compactor.compact(step, compaction.points)
-      compaction.nodes += step.length
+      // A node with more closed spans goes to the back of the line.
+      compaction.items.push(...writer.compactor.compact(step, compaction.points))
+      compaction.spans += step.length
     } catch (error) {
       console.error(`history compaction failed (the next cleanup tick tries again): ${(error as Error).message}`)
       compaction.items = []
     }
     if (compaction.items.length > 0) return void setTimeout(compactStep, 0)
-    send({ type: 'compacted', points: compaction.points, nodes: compaction.nodes, ms: performance.now() - compaction.started })
+    send({ type: 'compacted', points: compaction.points, spans: compaction.spans, ms: performance.now() - compaction.started })
     compaction = undefined
   }
 

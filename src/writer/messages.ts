@@ -37,8 +37,8 @@ export type WriterToHub =
    */
   | { type: 'committed'; batches: number[]; stored: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
-  /** a compaction pass turned `points` open history rows into chunk points of `nodes` node spans, in `ms` */
-  | { type: 'compacted'; points: Record<string, number>; nodes: number; ms: number }
+  /** a compaction pass turned `points` open history rows (by tier) into chunk points, in `ms` over `spans` steps of a node span */
+  | { type: 'compacted'; points: Record<string, number>; spans: number; ms: number }
   /** what a retention cleanup deleted: history points per tier, and the nodes gone for longer than RETENTION */
   | ({ type: 'cleaned' } & CleanupResult)
   /** the writer cannot go on; `corrupt`: the file is damaged (the master refuses to start on it) */
