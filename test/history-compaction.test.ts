@@ -1,5 +1,14 @@
 import { afterEach, expect, setDefaultTimeout, test } from 'bun:test'
-import { disposeMaster, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { disposeMaster, getJson, postSnapshot, readDb, type RunningMaster, startTestMaster } from './support/master'
+import { openWriteConnection } from '../src/storage/connection'
+import { MetricsWriter } from '../src/storage/metrics-writer'
+import { historyTiers } from '../src/storage/tiers'
+import { samples } from './support/history-data'
+import { rowLayoutHistory } from './support/row-layout'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 import { waitFor } from './support/wait'
 import { FIGURE_FIELDS } from '../src/model/figures'
@@ -60,4 +69,33 @@ test('the writer compacts closed days through the real pipeline; the API answers
   for (const [url, body] of before) expect(after.get(url), url).toBe(body)
   const metrics = await (await fetch(`${master.api}/metrics`)).text()
   expect(Number(/nmm_history_compacted_points_total\{tier="raw"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(500)
+})
+
+test('a file written before chunks is compacted when the master starts, and reads the same', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-legacy-'))
+  const dbPath = join(dir, 'metrics.db')
+  const today = Math.floor(Date.now() / DAY) * DAY
+  const settings = { sampleIntervalMs: 5 * MINUTE, retentionMs: 30 * DAY, retentionHourlyMs: 365 * DAY }
+  const db = openWriteConnection(dbPath)
+  const writer = new MetricsWriter(db, settings)
+  const rows = samples(['a', 'b'], today - 4 * DAY, Date.now() - MINUTE).map((row) => ({ ...row, cluster: 'c' }))
+  for (let i = 0; i < rows.length; i += 1_000) writer.write(rows.slice(i, i + 1_000))
+  db.exec(`VACUUM INTO '${join(dir, 'reference.db')}'`)
+  db.close()
+
+  master = await startTestMaster({}, dbPath)
+  const closedRows = () => readDb<{ n: number }>(dbPath, `SELECT COUNT(*) AS n FROM node_metrics_history WHERE bucket_s < ${(today - 5 * MINUTE) / 1000}`)[0]!.n
+  await waitFor(() => closedRows() === 0, 20_000)
+  expect(readDb<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')[0]!.n).toBe(8)
+
+  const reference = new Database(join(dir, 'reference.db'), { readonly: true })
+  const [raw] = historyTiers(settings)
+  for (const [index, node] of ['a', 'b'].entries()) {
+    const fromS = (today - 5 * DAY) / 1000
+    const toS = Math.floor(Date.now() / 1000)
+    const { body } = await getJson(`${master.api}/api/v2/clusters/c/node-metrics/${node}/history?start=${fromS}&end=${toS}`)
+    // The route reads buckets overlapping the range: from one bucket before `start`.
+    expect(JSON.stringify(body.history)).toBe(JSON.stringify(rowLayoutHistory(reference, index + 1, raw!, fromS - 299, toS + 1, 300)))
+  }
+  reference.close()
 })
