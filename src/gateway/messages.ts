@@ -51,6 +51,8 @@ export type MasterEvent =
   | { kind: 'write-failed'; batches: number }
   | { kind: 'cleaned'; points: Record<string, number>; nodes: number }
   | { kind: 'queue'; rows: number }
+  /** HTTP requests ingest thread `thread` received since its last report */
+  | { kind: 'ingest-requests'; thread: number; requests: number }
 
 /** main thread → gateway */
 export type HubToGateway =
