@@ -1,11 +1,11 @@
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
-import type { FaultMessage, GatewayFault, WriterFault } from './faults/hooks'
+import type { GatewayFault, WriterFault } from './faults/hooks'
 import { gatewayThread } from './gateway/thread'
 import type { GatewayToHub, HubToGateway } from './gateway/messages'
-import type { IngestToHub } from './ingest/messages'
-import { ingestThread, type IngestThread } from './ingest/thread'
+import { IngestPool } from './ingest/pool'
 import { historyTiers } from './storage/tiers'
+import { probePort } from './threads/port-probe'
 import { WriterThread } from './writer/thread'
 
 /** The whole shutdown takes at most this long (SIGTERM in Kubernetes waits 30 s by default). */
@@ -45,7 +45,12 @@ export interface Master {
   hub: DataHub
   writer: WriterThread
   /** Fault injection (with `faultHooks` only). */
-  faults: { writer(fault: WriterFault): void; crashIngest(): void; gateway(fault: GatewayFault): void }
+  faults: {
+    writer(fault: WriterFault): void
+    /** ingest thread `thread` (0 to INGEST_THREADS − 1) crashes; without an index, every one */
+    crashIngest(thread?: number): void
+    gateway(fault: GatewayFault): void
+  }
   /** Runs the retention cleanup now, as of `now` (default: the clock). */
   cleanup(now?: number): void
   /** Stops accepting, answers what is in flight, drains the writer and closes the database, within 10 s. */
@@ -94,11 +99,11 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     throw error
   }
 
-  let ingest: IngestThread | undefined
+  let ingest: IngestPool | undefined
   const gateway = gatewayThread()
   hub = new DataHub(
     {
-      toIngest: (message) => ingest?.send(message),
+      toIngest: (thread, message) => ingest?.send(thread, message),
       toWriter: (message) => writer.post(message),
       // Read on every call: after a restart the DataHub talks to the new gateway.
       toGateway: (message: HubToGateway) => liveGateway.send(message),
@@ -109,7 +114,6 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     },
   )
   const ingestSettings = {
-    type: 'start' as const,
     host: config.host,
     port: config.ingestPort,
     maxBodyBytes: config.maxBodyBytes,
@@ -120,7 +124,6 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     netExclude: config.netExclude,
     faultHooks: options.faultHooks,
   }
-  const onIngestMessage = (message: IngestToHub) => hub!.onIngest(message)
   // What the gateway is to learn of a turn's commits leaves before the agents' answers do, so a
   // dashboard asked right after a 200 already shows it; each still leaves as one batch a turn.
   const gatewayFirst = () => {
@@ -130,6 +133,11 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   let stopping = false
   let gatewayPort: number
   let ingestPort: number
+  ingest = new IngestPool(config.ingestThreads, ingestSettings, {
+    message: (thread, message) => hub!.onIngest(message, thread),
+    lost: (thread) => hub!.onIngestLost(thread),
+    beforeAnswers: gatewayFirst,
+  }, INGEST_STOP_MS)
 
   // A dead gateway leaves dashboards with a closed port: start another on the same port. It keeps
   // no state of its own that the DataHub could not send again.
@@ -172,39 +180,17 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       }
     }
   }
-  // A dead ingest thread would leave agents with a closed port: start another on the same port.
-  // Its requests in flight die with it (never acknowledged; agents retry); the DataHub must not
-  // answer the new thread's requests with the old one's commits.
-  const restartIngest = async (reason: string): Promise<void> => {
-    hub!.onIngestLost()
-    console.error(`${reason}; restarting the ingest thread`)
-    for (let attempt = 0; !stopping; attempt++) {
-      const next = ingestThread(gatewayFirst)
-      try {
-        await next.start({ ...ingestSettings, port: ingestPort }, onIngestMessage, restartIngest)
-        ingest = next
-        if (stopping) await next.stop({ type: 'stop' }, INGEST_STOP_MS)
-        return
-      } catch (error) {
-        next.terminate()
-        console.error(`ingest restart failed: ${(error as Error).message}`)
-        await Bun.sleep(Math.min(100 * 2 ** attempt, 5_000))
-      }
-    }
-  }
-
   try {
     // Agents are taken from here on; the gateway documents the ingest port, so it starts second and
     // is sent the DataHub's state once it listens.
-    const firstIngest = ingestThread(gatewayFirst)
-    ingest = firstIngest
     try {
-      ingestPort = await firstIngest.start(ingestSettings, onIngestMessage, restartIngest)
+      ingestPort = await ingest.start()
     } catch (error) {
       throw new Error(`${(error as Error).message} (INGEST_PORT)`)
     }
     const ingestUrlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
     gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${ingestPort}`
+    probePort(config.host, config.port, 'PORT')
     gatewayPort = await startGateway(gateway, config.port)
     hub.resendState()
   } catch (error) {
@@ -223,7 +209,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     writer,
     faults: {
       writer: (fault) => writer.inject({ type: 'fault', fault }),
-      crashIngest: () => ingest!.send({ type: 'fault', fault: { kind: 'crash' } } satisfies FaultMessage),
+      crashIngest: (thread) => ingest!.crash(thread),
       gateway: (fault) => liveGateway.send({ type: 'fault', fault }),
     },
     cleanup: (now) => void writer.post({ type: 'cleanup', now }),
@@ -232,8 +218,8 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       clearInterval(stallCheck)
       const until = Date.now() + STOP_DEADLINE_MS
       const problems: string[] = []
-      // Ingest first: it stops reading, and the requests waiting for their commit get their answer.
-      if (!(await ingest!.stop({ type: 'stop' }, INGEST_STOP_MS))) problems.push('the ingest thread did not stop in time and was ended')
+      // Ingest first, all threads at once: they stop reading, and the requests waiting for their commit get their answer.
+      for (const thread of await ingest!.stop()) problems.push(`ingest thread ${thread} did not stop in time and was ended`)
       await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
       const unconfirmed = hub!.writeQueueRows
       const closed = await writer.close(Math.max(1_000, until - Date.now()))

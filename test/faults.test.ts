@@ -66,6 +66,8 @@ describe('writer faults', () => {
     const t0 = Date.now() - 10_000
     const committed = clusterSnapshot('c', nodes(2, t0))
     expect((await postSnapshot(master.ingest, committed, { clusterId: 'c' })).status).toBe(200)
+    // The DataHub's word leaves for the gateway before the 200 does, but may be read after the next query.
+    await waitFor(async () => (await getJson(`${master!.api}/api/v2/clusters`)).body.clusters[0]?.last_snapshot_at != null, 2_000)
     const clusterBefore = (await getJson(`${master.api}/api/v2/clusters`)).body.clusters[0]
     expect((await getJson(`${master.api}/healthz`)).status).toBe(200)
 

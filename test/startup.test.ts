@@ -2,6 +2,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
 import { spawnMaster } from './support/master-process'
+import { loadConfig } from '../src/config/config'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -95,8 +96,10 @@ describe('queries yield to agents', () => {
       }
       const tasks = readdirSync(`/proc/${master.proc.pid}/task`)
       const workers = tasks.filter((task) => readFileSync(`/proc/${master.proc.pid}/task/${task}/comm`, 'utf8').trim() === 'Worker')
-      // Three Workers: ingest and writer at the process's priority, the gateway at 19 (its own helper threads inherit it).
-      expect(workers.map(niceOf).sort()).toEqual([0, 0, 19])
+      // The ingest threads (INGEST_THREADS of them) and the writer at the process's priority, the gateway at 19
+      // (its own helper threads inherit it).
+      const ingestThreads = loadConfig({ INGEST_THREADS: process.env.INGEST_THREADS }).ingestThreads
+      expect(workers.map(niceOf).sort((a, b) => a - b)).toEqual([...Array<number>(ingestThreads + 1).fill(0), 19])
       expect(tasks.map(niceOf).filter((nice) => nice !== 19 && nice !== 0)).toEqual([])
     } finally {
       master.proc.kill('SIGTERM')

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { parseAgentNetworks } from '../auth/networks'
 import { DEFAULT_NET_EXCLUDE } from '../figures/network'
 import { parseAgentTokens, parseCount, parseDuration, parseFlag, parsePort, parseSize, parseTokenList } from './parse'
@@ -7,6 +8,8 @@ export interface Config {
   host: string
   port: number
   ingestPort: number
+  /** INGEST_THREADS: ingest threads sharing INGEST_PORT, 1–64 (default: the cores but one, at least 1) */
+  ingestThreads: number
   dbPath: string
   sampleIntervalMs: number
   retentionMs: number
@@ -54,6 +57,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: read('HOST', '127.0.0.1', (text) => text),
     port: read('PORT', '8080', parsePort),
     ingestPort: read('INGEST_PORT', '8081', parsePort),
+    ingestThreads: read('INGEST_THREADS', String(defaultIngestThreads()), parseThreads),
     dbPath: read('DB_PATH', './data/metrics.db', (text) => text),
     sampleIntervalMs: read('SAMPLE_INTERVAL', '5m', parseDuration),
     retentionMs: read('RETENTION', '30d', parseDuration),
@@ -112,6 +116,20 @@ export function missingTokens(config: Config): string[] {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/**
+ * One core is left to the DataHub and the writer, which every snapshot passes through; the rest
+ * parse and check agent bodies side by side.
+ */
+export function defaultIngestThreads(cores = availableParallelism()): number {
+  return Math.max(1, cores - 1)
+}
+
+/** INGEST_THREADS: past 64 the threads only cost memory; the DataHub's single thread is the limit long before. */
+function parseThreads(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new Error(`expected a number of threads from 1 to 64, got "${text}"`)
+  return Number(text)
 }
 
 /** A nice value that lowers a thread's priority: 0 (none) to 19 (the lowest). */

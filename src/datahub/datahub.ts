@@ -31,7 +31,8 @@ export interface ClusterState {
 }
 
 export interface HubPorts {
-  toIngest(message: HubToIngest): void
+  /** to ingest thread `thread` (INGEST_THREADS share the port; an answer goes to the thread holding its request) */
+  toIngest(thread: number, message: HubToIngest): void
   /** false when the writer is down and nothing was posted */
   toWriter(message: HubToWriter): boolean
   toGateway(message: HubToGateway): void
@@ -52,10 +53,18 @@ export interface HubSettings {
   monotonic?: () => number
 }
 
+/** A request of one ingest thread: request numbers repeat across threads, never within one. */
+interface Asker {
+  thread: number
+  request: number
+}
+
 /** An ingest request waiting for its commit, and what its snapshot will change once committed. */
 interface Waiting {
   /** the ingest request to answer; undefined once the ingest thread that asked is gone */
   request?: number
+  /** the ingest thread that holds the request: each numbers its requests on its own */
+  thread: number
   clusterId: string
   rows: number
   withinShare: boolean
@@ -90,7 +99,7 @@ export class DataHub {
   /** clusters whose view the gateway has not been sent yet; sent once per turn */
   private readonly dirty = new Set<string>()
   private flushScheduled = false
-  /** snapshots the ingest thread answered 200 since the last flush, and the queue length the gateway last heard */
+  /** snapshots the ingest threads answered 200 since the last flush, and the queue length the gateway last heard */
   private acknowledged = 0
   private queueSent = 0
   private readonly now: () => number
@@ -130,12 +139,13 @@ export class DataHub {
     return new TextDecoder().decode(snapshot.gzipped ? gunzipSync(snapshot.envelope) : snapshot.envelope)
   }
 
-  onIngest(message: IngestToHub): void {
+  /** A message of ingest thread `thread` (0 to INGEST_THREADS − 1). */
+  onIngest(message: IngestToHub, thread = 0): void {
     switch (message.type) {
       case 'snapshot':
-        return this.onSnapshot(message)
+        return this.onSnapshot(message, thread)
       case 'heartbeat':
-        return this.onHeartbeat(message)
+        return this.onHeartbeat(message, thread)
       case 'acknowledged':
         this.acknowledged++
         return this.scheduleFlush()
@@ -143,6 +153,8 @@ export class DataHub {
         return this.count({ kind: 'rejected', counts: message.counts })
       case 'dropped':
         return this.count({ kind: 'dropped', counts: message.counts })
+      case 'requests':
+        return this.count({ kind: 'ingest-requests', thread, requests: message.count })
     }
   }
 
@@ -210,11 +222,12 @@ export class DataHub {
   }
 
   /**
-   * The ingest thread died. A new one numbers its requests from 1 again, so the dead one's
+   * Ingest thread `thread` died. Its successor numbers its requests from 1 again, so the dead one's
    * waiting entries must not answer them: they stay (their commit still counts) but answer no one.
+   * The other threads' requests are theirs still.
    */
-  onIngestLost(): void {
-    for (const waiting of this.waiting.values()) waiting.request = undefined
+  onIngestLost(thread: number): void {
+    for (const waiting of this.waiting.values()) if (waiting.thread === thread) waiting.request = undefined
   }
 
   /** A new gateway knows nothing yet: send it every cluster and the writer's health. */
@@ -225,20 +238,21 @@ export class DataHub {
     this.scheduleFlush()
   }
 
-  private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>): void {
+  private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>, thread: number): void {
     const { request, clusterId, envelope, gzipped, receivedMs, rows, nodes } = message
+    const from = { thread, request }
     const existing = this.clusters.get(clusterId)
     const clusterRows = existing?.queuedRows ?? 0
     const queue = { totalRows: this.queuedRows, withinShareRows: this.withinShareRows, activeClusters: this.activeClusters }
     const admission = admit(queue, clusterRows, nodes, this.settings.writeQueueLimit)
     if (!admission) {
-      return this.answer(request, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
+      return this.answer(from, { ok: false, message: 'the master is behind on writes; retry later', retryAfterSeconds: 2 })
     }
     // Only a snapshot that would be taken makes another cluster give way.
-    if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(request)
+    if (!existing && !this.roomForNewCluster()) return this.refuseNewCluster(from)
     const batch = this.nextBatch++
     if (!this.ports.toWriter({ type: 'write', batch, rows, receivedMs })) {
-      return this.answer(request, { ok: false, message: 'the storage writer is restarting; retry shortly' })
+      return this.answer(from, { ok: false, message: 'the storage writer is restarting; retry shortly' })
     }
     const state = this.state(clusterId)
     if (state.queuedRows === 0) this.activeClusters++
@@ -247,15 +261,16 @@ export class DataHub {
     if (admission === 'within-share') this.withinShareRows += nodes
     this.scheduleFlush()
     this.waiting.set(batch, {
-      request, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.monotonic(),
+      request, thread, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.monotonic(),
     })
   }
 
-  private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>): void {
-    if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(message.request)
+  private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>, thread: number): void {
+    const from = { thread, request: message.request }
+    if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(from)
     this.state(message.clusterId).lastHeartbeatMs = this.now()
     this.touch(message.clusterId, false)
-    this.answer(message.request, { ok: true })
+    this.answer(from, { ok: true })
   }
 
   /**
@@ -275,8 +290,8 @@ export class DataHub {
     return false
   }
 
-  private refuseNewCluster(request: number): void {
-    this.answer(request, {
+  private refuseNewCluster(from: Asker): void {
+    this.answer(from, {
       ok: false,
       status: 429,
       code: 'too_many_clusters',
@@ -300,7 +315,7 @@ export class DataHub {
     } else if (!state.snapshot && state.lastHeartbeatMs === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
-    if (waiting.request !== undefined) this.answer(waiting.request, { ok, message, stored })
+    if (waiting.request !== undefined) this.answer({ thread: waiting.thread, request: waiting.request }, { ok, message, stored })
   }
 
   /** The writer confirmed a snapshot: now it is the cluster's state. */
@@ -326,8 +341,8 @@ export class DataHub {
     this.scheduleFlush()
   }
 
-  private answer(request: number, answer: Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>): void {
-    this.ports.toIngest({ type: 'answer', request, ...answer })
+  private answer({ thread, request }: Asker, answer: Omit<Extract<HubToIngest, { type: 'answer' }>, 'type' | 'request'>): void {
+    this.ports.toIngest(thread, { type: 'answer', request, ...answer })
   }
 
   private state(clusterId: string): ClusterState {

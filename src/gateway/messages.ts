@@ -52,6 +52,8 @@ export type MasterEvent =
   | { kind: 'cleaned'; points: Record<string, number>; nodes: number }
   | { kind: 'compacted'; points: Record<string, number> }
   | { kind: 'queue'; rows: number }
+  /** HTTP requests ingest thread `thread` received since its last report */
+  | { kind: 'ingest-requests'; thread: number; requests: number }
 
 /** main thread → gateway */
 export type HubToGateway =

@@ -27,6 +27,7 @@ export class PrometheusMetrics {
   private readonly compactedPoints: Counter<'tier'>
   private readonly figuresDropped: Counter<'field' | 'reason'>
   private readonly writeFailures: Counter
+  private readonly ingestRequests: Counter<'thread'>
   private queueRows = 0
 
   constructor(sources: PrometheusSources) {
@@ -36,6 +37,11 @@ export class PrometheusMetrics {
     })
     this.writeFailures = new Counter({
       name: 'nmm_write_failures_total', help: 'Writer transactions that failed (their snapshots were answered 503).', registers,
+    })
+    this.ingestRequests = new Counter({
+      name: 'nmm_ingest_requests_total',
+      help: 'HTTP requests on the agents\' port, by the ingest thread that took them (the kernel spreads connections over INGEST_THREADS).',
+      labelNames: ['thread'], registers,
     })
     this.rejected = new Counter({
       name: 'nmm_snapshots_rejected_total', help: 'Agent requests answered with an error, by error code.', labelNames: ['reason'], registers,
@@ -106,6 +112,8 @@ export class PrometheusMetrics {
       case 'queue':
         this.queueRows = event.rows
         return
+      case 'ingest-requests':
+        return this.ingestRequests.inc({ thread: String(event.thread) }, event.requests)
     }
   }
 

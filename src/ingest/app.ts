@@ -41,6 +41,12 @@ export interface HubLink {
   acknowledged(): void
   /** an acknowledged snapshot had these figures left out */
   dropped(drops: readonly Drop[]): void
+  /**
+   * an agent request (snapshot, heartbeat, command poll) arrived, whatever becomes of it; counted
+   * per ingest thread. Called by the routes, not by an onRequest hook: a global hook takes the
+   * routes off Bun's native router.
+   */
+  received?(): void
 }
 
 /** What the ingest thread shares with the app to stop it and to look into it. */
@@ -53,8 +59,8 @@ export interface IngestRuntime {
   budget: InflightBudget
   /** the requests being handled, so a stop knows when they are answered */
   handlers: HandlersInFlight
-  /** client aborts, counted and logged per burst */
-  aborts: AbortLog
+  /** client aborts, counted and logged per burst (an ingest thread passes them on: the master logs one line for all threads) */
+  aborts: Pick<AbortLog, 'aborted'>
 }
 
 const HEARTBEAT_MAX_BYTES = 64 * 1024
@@ -88,6 +94,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, runtime: Parti
    */
   const withBody = <T>(handler: (lease: ReturnType<InflightBudget['lease']>) => Promise<T>) =>
     handlers.run(async () => {
+      hub.received?.()
       // A body that arrives on a kept-alive connection while the thread stops is not read.
       if (stopping.aborted) throw stoppingError()
       const lease = budget.lease()
@@ -154,6 +161,7 @@ export function ingestApp(settings: IngestSettings, hub: HubLink, runtime: Parti
     // answer) and logs a warning on every failed poll. This master sends none: it holds the poll as
     // AtlHyper's master would, then answers 204, AtlHyper's "no command".
     .get('/agent/commands', async ({ request, server }) => {
+      hub.received?.()
       const authorize = admit(request, server)
       const clusterId = request.headers.get('x-cluster-id')?.trim()
       if (clusterId) authorize(resolveClusterId(clusterId, undefined))

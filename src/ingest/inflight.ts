@@ -7,20 +7,37 @@ export const BUSY_RETRY_AFTER_SECONDS = 2
 const BIG_BODY_BYTES = 1024 * 1024
 
 /**
- * MAX_INFLIGHT_BYTES: the bytes of agent bodies the ingest thread holds at once — being read,
- * inflated or parsed — summed over every request. MAX_BODY bounds one body; without this, 30
- * concurrent 15 MiB uploads took 1.2 GiB. Each request holds a lease that grows as its body
- * does and is released, whole, when the request is answered or fails.
+ * MAX_INFLIGHT_BYTES: the bytes of agent bodies the ingest threads hold at once — being read,
+ * inflated or parsed — summed over every request of every thread. MAX_BODY bounds one body;
+ * without this, 30 concurrent 15 MiB uploads took 1.2 GiB. Each request holds a lease that grows
+ * as its body does and is released, whole, when the request is answered or fails.
+ *
+ * The threads count in shared memory (`sharedBudgetMemory`): the total, taken by compare-and-swap
+ * so it never passes the limit, and what each thread holds, so a thread that dies can be given
+ * back what it held (`reclaimThread`). Split per thread instead, the kernel's uneven spread of
+ * connections would refuse agents on one thread while another has room.
  */
 export class InflightBudget {
-  private used = 0
+  /** [0]: bytes held by all threads; [1 + thread]: by that thread */
+  private readonly counters: BigInt64Array
+  private readonly own: number
+  private readonly gcEvery: number
   private releasedSinceGc = 0
 
-  constructor(readonly limit: number) {}
+  /** `shared`: the memory of a budget shared by several threads, and this thread's index; without it, a budget of its own */
+  constructor(
+    readonly limit: number,
+    shared: { memory: SharedArrayBuffer; thread: number } = { memory: sharedBudgetMemory(1), thread: 0 },
+  ) {
+    this.counters = new BigInt64Array(shared.memory)
+    this.own = 1 + shared.thread
+    // Each thread collects its own heap: together they leave at most a quarter budget of garbage.
+    this.gcEvery = limit / 4 / (this.counters.length - 1)
+  }
 
   /** bytes held by all requests now */
   get bytes(): number {
-    return this.used
+    return Number(Atomics.load(this.counters, 0))
   }
 
   lease(): Lease {
@@ -29,28 +46,48 @@ export class InflightBudget {
 
   /** @internal for Lease: takes `bytes` if they fit, or if `alone` (see Lease.take) */
   tryTake(bytes: number, held: number): boolean {
-    // A lease that is alone may always grow: MAX_INFLIGHT_BYTES ≥ MAX_BODY, so one body of MAX_BODY
-    // read and parsed can always be taken, even when its inflated and parsed forms push it past.
-    const alone = this.used === held
-    if (!alone && this.used + bytes > this.limit) return false
-    this.used += bytes
-    return true
+    for (;;) {
+      const used = Atomics.load(this.counters, 0)
+      // A lease that is alone may always grow: MAX_INFLIGHT_BYTES ≥ MAX_BODY, so one body of MAX_BODY
+      // read and parsed can always be taken, even when its inflated and parsed forms push it past.
+      const alone = Number(used) === held
+      if (!alone && Number(used) + bytes > this.limit) return false
+      // Another thread may have taken or given meanwhile: then look again.
+      if (Atomics.compareExchange(this.counters, 0, used, used + BigInt(bytes)) !== used) continue
+      Atomics.add(this.counters, this.own, BigInt(bytes))
+      return true
+    }
   }
 
   /** @internal for Lease */
   give(bytes: number): void {
-    this.used -= bytes
+    Atomics.sub(this.counters, this.own, BigInt(bytes))
+    Atomics.sub(this.counters, 0, BigInt(bytes))
     // A released body is garbage until a collection frees it, and JSC frees big buffers lazily:
     // 30 concurrent uploads of 15 MiB peaked at ~840 MiB RSS under a 256 MiB budget; with a full
     // collection per quarter budget released, 410–430 MiB (1.26 GiB with no budget at all).
     // Only big bodies count: small ones are the common case, and eden collections handle them.
     if (bytes < BIG_BODY_BYTES) return
     this.releasedSinceGc += bytes
-    if (this.releasedSinceGc >= this.limit / 4) {
+    if (this.releasedSinceGc >= this.gcEvery) {
       this.releasedSinceGc = 0
       Bun.gc(true)
     }
   }
+}
+
+/** The memory of a budget shared by `threads` ingest threads (see InflightBudget). */
+export function sharedBudgetMemory(threads: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT * (1 + threads))
+}
+
+/**
+ * Gives back what a dead thread held: its requests died with it. Safe once its death is reported:
+ * a Worker runs no more code after an uncaught error or its exit.
+ */
+export function reclaimThread(memory: SharedArrayBuffer, thread: number): void {
+  const counters = new BigInt64Array(memory)
+  Atomics.sub(counters, 0, Atomics.exchange(counters, 1 + thread, 0n))
 }
 
 /** One request's share of the budget. */

@@ -2,7 +2,7 @@ import type { EncodedRows } from '../storage/node-rows'
 import type { IngestSettings } from './app'
 
 /**
- * The channel between the ingest thread and the DataHub actor on the main thread.
+ * The channel between each ingest thread and the DataHub actor on the main thread.
  * Bulky data travels as strings or transferred buffers, never as object graphs to clone.
  */
 
@@ -27,10 +27,14 @@ export type IngestToHub =
   | { type: 'heartbeat'; request: number; clusterId: string; at: number }
   /** a snapshot was answered 200 (a commit whose request was abandoned meanwhile is not) */
   | { type: 'acknowledged' }
+  /** an agent closed its connection mid-upload: logged by the master, one line per burst over all threads */
+  | { type: 'aborted' }
   /** requests answered with an error since the last report, by error code */
   | { type: 'rejections'; counts: Record<string, number> }
   /** figures left out of acknowledged snapshots since the last report: field → reason → count */
   | { type: 'dropped'; counts: Record<string, Record<string, number>> }
+  /** HTTP requests this thread received since the last report (how the kernel spreads agents over the threads) */
+  | { type: 'requests'; count: number }
   | { type: 'stopped' }
 
 /** main thread → ingest thread */
@@ -39,6 +43,10 @@ export type HubToIngest =
       type: 'start'
       host: string
       port: number
+      /** this thread's index among the INGEST_THREADS that share the port */
+      thread: number
+      /** MAX_INFLIGHT_BYTES's counters, shared by all ingest threads (inflight.ts) */
+      inflightMemory: SharedArrayBuffer
       /** act on fault-injection messages (src/faults): the tests only */
       faultHooks?: boolean
     } & IngestSettings)
