@@ -100,7 +100,9 @@ describe('GET /api/v2/clusters', () => {
 
     await Bun.sleep(2_200)
     await post('alpha', [['a1', 10]])
-    const later = (await getJson(`${master.api}/api/v2/clusters`)).body.clusters
+    // As above: the agent's new state reaches the gateway by the DataHub's message.
+    let later: any[] = []
+    await waitFor(async () => (later = (await getJson(`${master!.api}/api/v2/clusters`)).body.clusters)[0].agent === 'online', 1_000)
     expect(later.map((cluster: { agent: string }) => cluster.agent)).toEqual(['online', 'offline', 'offline'])
     expect(later[0]).toMatchObject({ nodes: 2, online_nodes: 1, stale_nodes: 1 })
     expect(later[1]).toMatchObject({ nodes: 1, online_nodes: 0, stale_nodes: 1 })
