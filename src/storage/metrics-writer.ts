@@ -1,8 +1,9 @@
 import type { Database } from 'bun:sqlite'
 import { deriveFigures } from '../figures/derive'
 import { DEFAULT_NET_EXCLUDE } from '../figures/network'
-import { LATEST_COLUMNS, LATEST_EXTRAS } from '../model/figures'
+import { FIGURES, LATEST_COLUMNS, LATEST_EXTRAS } from '../model/figures'
 import type { NodeMetricsSnapshot } from '../model'
+import { BatchUpsert } from './batch-upsert'
 import { encodeValues, upsertPointSql } from './history-encoding'
 import { migrate } from './migrations'
 import type { NodeRow } from './node-rows'
@@ -23,6 +24,12 @@ export interface CleanupResult {
   removed: { cluster: string; node: string }[]
 }
 
+/** How the writer builds its statements: bench/writer.ts measures single-row ones ([1]) against the default. */
+export interface WriteOptions {
+  /** history points per prepared statement, largest first, 1 among them (default: batch-upsert.ts STATEMENT_ROWS) */
+  statementRows?: readonly number[]
+}
+
 interface KnownNode {
   /** the node's identity (`nodes.id`), which its history points reference */
   id: number
@@ -33,17 +40,17 @@ interface KnownNode {
 /**
  * Every write the master makes, on the writer thread's single read-write connection.
  * It remembers each node's id and newest timestamp so a snapshot costs one upsert of its latest
- * row and one of its history bucket, with no reads.
+ * row and one of its history bucket per tier, with no reads; the upserts of a transaction are
+ * written many rows per statement (batch-upsert.ts).
  */
 export class MetricsWriter {
   private readonly known = new Map<string, KnownNode>()
   private readonly findNode
   private readonly insertIdentity
-  private readonly insertLatest
-  private readonly updateLatest
+  private readonly upsertLatest
   private readonly tiers: {
     tier: Tier
-    upsert: ReturnType<Database['query']>
+    upsert: BatchUpsert
     deleteExpired: ReturnType<Database['query']>
     deleteExpiredChunks: ReturnType<Database['query']>
   }[]
@@ -58,6 +65,7 @@ export class MetricsWriter {
   constructor(
     private readonly db: Database,
     private readonly settings: HistorySettings,
+    options: WriteOptions = {},
   ) {
     const migrated = migrate(db)
     // The identity outlives the latest row: a node back after removal continues its series.
@@ -66,20 +74,19 @@ export class MetricsWriter {
         WHERE n.cluster_id = ?1 AND n.node_name = ?2`,
     )
     this.insertIdentity = db.query<{ id: number }, [string, string]>('INSERT INTO nodes (cluster_id, node_name) VALUES (?1, ?2) RETURNING id')
-    const id = `?${LATEST_PARAMS + 1}`
-    this.insertLatest = db.query<never, LatestParams>(
+    // The latest row of a node first seen (or back after removal) is inserted, any other updated
+    // through its id. One row per statement, unlike history points: the row's snapshot (KBs) is what
+    // it costs, and multi-row statements measured no faster — slower on a file, where a statement
+    // that may fail after changing rows first copies each page it changes to a statement journal.
+    this.upsertLatest = db.query<never, LatestParams>(
       `INSERT INTO node_metrics_latest (id, cluster_id, node_name, snapshot_ms, received_ms, ${LATEST_COLUMNS.join(', ')}, snapshot)
-       VALUES (${id}, ${Array.from({ length: LATEST_PARAMS }, (_, index) => `?${index + 1}`).join(', ')})`,
-    )
-    this.updateLatest = db.query<never, LatestParams>(
-      `UPDATE node_metrics_latest
-          SET snapshot_ms = ?3, received_ms = ?4, ${LATEST_COLUMNS.map((column, index) => `${column} = ?${index + 5}`).join(', ')},
-              snapshot = ?${LATEST_PARAMS}
-        WHERE cluster_id = ?1 AND node_name = ?2`,
+       VALUES (?${LATEST_PARAMS + 1}, ${Array.from({ length: LATEST_PARAMS }, (_, index) => `?${index + 1}`).join(', ')})
+       ON CONFLICT (id) DO UPDATE SET snapshot_ms = excluded.snapshot_ms, received_ms = excluded.received_ms,
+         ${LATEST_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', ')}, snapshot = excluded.snapshot`,
     )
     this.tiers = historyTiers(settings).map((tier) => ({
       tier,
-      upsert: db.query(upsertPointSql(tier.table)),
+      upsert: new BatchUpsert(db, upsertPointSql(tier.table), POINT_PARAMS, options.statementRows),
       // Per node through the primary key, so no index on bucket_s alone is needed; through
       // `nodes`, so removed nodes' hourly points expire too.
       deleteExpired: db.query(`DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM nodes) AND bucket_s < ?1`),
@@ -133,7 +140,8 @@ export class MetricsWriter {
   /**
    * Writes all rows in one transaction. A node's latest row is written once per transaction,
    * with its newest snapshot, while every snapshot still counts into its history bucket: that
-   * is what lets a writer that fell behind catch up. On failure nothing is written. A row's
+   * is what lets a writer that fell behind catch up. The history points are gathered per tier and
+   * written at the end, in the rows' order, many per statement. On failure nothing is written. A row's
    * `receivedMs` (else `now`) is the server's time, stored as the node's received_ms when its
    * snapshot is newer than the stored one.
    */
@@ -144,9 +152,11 @@ export class MetricsWriter {
       this.db.transaction(() => {
         const newest = new Map<string, NodeRow>()
         for (const row of rows) written.push(this.writeRow(row, now, newest, before))
-        for (const row of newest.values()) this.updateLatest.run(...latestParams(row, row.receivedMs ?? now))
+        for (const [key, row] of newest) this.upsertLatest.run(...latestParams(row, row.receivedMs ?? now), this.known.get(key)!.id)
+        for (const { upsert } of this.tiers) upsert.flush()
       })()
     } catch (error) {
+      for (const { upsert } of this.tiers) upsert.clear()
       for (const [key, known] of before) {
         if (known) this.known.set(key, known)
         else this.known.delete(key)
@@ -191,15 +201,10 @@ export class MetricsWriter {
     // Older or repeated snapshots (an agent's retry, AtlHyper re-sending a quiet node's last metrics) change nothing.
     if (known?.snapshotMs != null && row.snapshotMs <= known.snapshotMs) return false
     if (!before.has(key)) before.set(key, this.known.get(key))
-    let id: number
-    if (known?.snapshotMs != null) {
-      id = known.id
-      newest.set(key, row)
-    } else {
-      // A node first seen gets its identity; one back after removal keeps the one it had.
-      id = known?.id ?? this.insertIdentity.get(row.cluster, row.node)!.id
-      this.insertLatest.run(...latestParams(row, row.receivedMs ?? now), id)
-    }
+    // A node first seen gets its identity; one back after removal keeps the one it had.
+    const id = known?.id ?? this.insertIdentity.get(row.cluster, row.node)!.id
+    // Rows not newer were dropped above, so the last one kept is the newest.
+    newest.set(key, row)
     this.known.set(key, { id, snapshotMs: row.snapshotMs })
     const values = encodeValues(row.values)
     const seconds = Math.floor(row.snapshotMs / 1000)
@@ -207,7 +212,7 @@ export class MetricsWriter {
       const bucket = seconds - (seconds % tier.intervalS)
       // A point already past its tier's retention would only be deleted again.
       if ((bucket + tier.intervalS) * 1000 <= now - tier.retentionMs) continue
-      upsert.run(id, bucket, ...values)
+      upsert.add([id, bucket, ...values])
     }
     return true
   }
@@ -219,6 +224,9 @@ type LatestParams = (string | number | null | Uint8Array)[]
 
 /** Parameters of a latest row, in this order: cluster, node, snapshot_ms, received_ms, figure columns, snapshot. */
 const LATEST_PARAMS = LATEST_COLUMNS.length + 5
+
+/** Parameters of a history point: node id, bucket, one per figure. */
+const POINT_PARAMS = FIGURES.length + 2
 
 export const latestParams = (row: NodeRow, receivedMs: number): LatestParams => [
   row.cluster, row.node, row.snapshotMs, receivedMs, ...row.values, ...LATEST_EXTRAS.map((extra) => row[extra.key]), row.json,

@@ -1,7 +1,8 @@
 /**
  * The writer actor: the only read-write SQLite connection. Whatever write messages arrive while a
- * transaction runs are committed together in the next one (group commit), and each batch is
- * confirmed only after its transaction committed. Its thread entry point is workers/writer.ts.
+ * transaction runs are committed together in the next one (group commit, sized by what waits:
+ * group-commit.ts), and each batch is confirmed only after its transaction committed. Its thread
+ * entry point is workers/writer.ts.
  */
 import type { Database } from 'bun:sqlite'
 import { Mailbox } from '../threads/mailbox'
@@ -11,6 +12,7 @@ import { openWriteConnection } from '../storage/connection'
 import { MetricsWriter } from '../storage/metrics-writer'
 import type { CompactionItem } from '../storage/compaction'
 import { decodeRows, type NodeRow } from '../storage/node-rows'
+import { batchesToTake, type Queued } from './group-commit'
 
 /** The Worker's global scope, as far as the actor needs it. */
 interface Port {
@@ -18,8 +20,6 @@ interface Port {
   onmessage: ((event: MessageEvent) => void) | null
 }
 
-/** Rows per transaction at most, so one huge backlog does not hold every answer back. */
-const MAX_ROWS_PER_TRANSACTION = 5_000
 /**
  * Node spans compacted per transaction: a node's day is ~300 rows and about a millisecond, so a
  * step stays short and agents' writes, which go first, wait at most one step.
@@ -31,7 +31,7 @@ export function serveWriter(self: Port): void {
   let db: Database | undefined
   let writer: MetricsWriter | undefined
   let cleanupTimer: Timer | undefined
-  let queue: { batch: number; rows: NodeRow[] }[] = []
+  let queue: Queued[] = []
   let flushScheduled = false
   let injectedDelayMs = 0
   let faultHooks = false
@@ -137,13 +137,8 @@ export function serveWriter(self: Port): void {
   function flush(): void {
     flushScheduled = false
     if (!writer || queue.length === 0) return
-    const taken: typeof queue = []
-    let rowCount = 0
-    while (queue.length > 0 && rowCount < MAX_ROWS_PER_TRANSACTION) {
-      const next = queue.shift()!
-      taken.push(next)
-      rowCount += next.rows.length
-    }
+    const taken = queue.splice(0, batchesToTake(queue))
+    const rowCount = taken.reduce((count, item) => count + item.rows.length, 0)
     const batches = taken.map((item) => item.batch)
     if (injectedDelayMs > 0) Bun.sleepSync(injectedDelayMs)
     try {
