@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { availableParallelism } from 'node:os'
-import { ConfigError, defaultIngestThreads, loadConfig } from '../src/config/config'
+import { ConfigError, defaultIngestThreads, loadConfig, usableCores } from '../src/config/config'
 import { DataHub } from '../src/datahub/datahub'
 import type { HubToIngest } from '../src/ingest/messages'
 import { InflightBudget, reclaimThread, sharedBudgetMemory } from '../src/ingest/inflight'
@@ -41,7 +41,11 @@ const total = (counts: Map<string, number>) => [...counts.values()].reduce((sum,
 
 describe('INGEST_THREADS', () => {
   test('defaults to the cores but one, at least 1; takes 1 to 64', () => {
-    expect([1, 2, 3, 8, 64].map((cores) => defaultIngestThreads(cores))).toEqual([1, 1, 2, 7, 63])
+    expect([1, 2, 3, 8, 9, 64, 96].map((cores) => defaultIngestThreads(cores))).toEqual([1, 1, 2, 7, 8, 8, 8])
+    // A container's CPU quota counts, not the host's cores: 150000/100000 is 1.5 CPUs, so 2.
+    expect(usableCores('150000 100000\n')).toBe(Math.min(2, availableParallelism()))
+    expect(usableCores('max 100000\n')).toBe(availableParallelism())
+    expect(usableCores(undefined)).toBe(availableParallelism())
     expect(loadConfig({}).ingestThreads).toBe(Math.max(1, availableParallelism() - 1))
     expect(loadConfig({ INGEST_THREADS: '3' }).ingestThreads).toBe(3)
     expect(loadConfig({ INGEST_THREADS: '64' }).ingestThreads).toBe(64)
