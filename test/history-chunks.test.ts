@@ -196,3 +196,77 @@ describe('history chunks read back exactly what the rows held', () => {
     expectSameAnswers()
   })
 })
+
+describe('history chunks across a change of SAMPLE_INTERVAL', () => {
+  const FIVE_S = { ...SETTINGS, sampleIntervalMs: 5_000 }
+  const reopen = (settings: typeof SETTINGS) => {
+    chunked.db.close()
+    rows.db.close()
+    chunked = { db: openWriteConnection(join(dir, 'chunked.db')), writer: undefined as unknown as MetricsWriter }
+    chunked.writer = new MetricsWriter(chunked.db, settings)
+    rows = { db: openWriteConnection(join(dir, 'rows.db')), writer: undefined as unknown as MetricsWriter }
+    rows.writer = new MetricsWriter(rows.db, settings)
+  }
+  /** Answers of the tier as `settings` make it, against the row layout, at widths from its interval up. */
+  function expectSameAt(settings: typeof SETTINGS) {
+    const tier = historyTiers(settings)[0]!
+    const reader = new MetricsReader(openReadConnection(join(dir, 'chunked.db')))
+    try {
+      for (const [fromS, toS] of [[0, 2 ** 40], [(T0 + 14 * HOUR) / 1000, (T0 + DAY + 3 * HOUR) / 1000]] as const) {
+        for (const widthS of [tier.intervalS, 300, 3_600]) {
+          const answer = reader.history(1, tier, fromS, toS, widthS)
+          expect(JSON.stringify(answer)).toBe(JSON.stringify(rowLayoutHistory(rows.db, 1, tier, fromS, toS, widthS)))
+          // Ascending, whatever span each chunk was written with.
+          expect(answer.every((point, index) => index === 0 || point.timestamp > answer[index - 1]!.timestamp)).toBe(true)
+        }
+      }
+    } finally {
+      reader.close()
+    }
+  }
+
+  test('day chunks written at 5m read whole after a restart at 5s, whose chunks are half days', () => {
+    write(samples(['n1'], T0, T0 + 2 * DAY), T0 + 2 * DAY)
+    chunked.writer.compactor.compactAll(T0 + 2 * DAY + 10 * MINUTE)
+    reopen(FIVE_S)
+    // At 5 s a chunk spans 12 h: a range that starts late in an old day chunk still finds it.
+    expectSameAt(FIVE_S)
+    write([sample('n1', T0 + 2 * DAY + HOUR, 1)], T0 + 3 * DAY)
+    chunked.writer.compactor.compactAll(T0 + 3 * DAY)
+    expectSameAt(FIVE_S)
+  })
+
+  test('5s chunks, then 5m with a lagging agent clock: the chunks are merged, never overlap, points stay in order', () => {
+    reopen(FIVE_S)
+    write(samples(['n1'], T0, T0 + 20 * HOUR).filter((_, index) => index % 40 === 0), T0 + 2 * DAY)
+    chunked.writer.compactor.compactAll(T0 + DAY + MINUTE)
+    const halfDays = chunkCount(RAW)
+    expect(halfDays).toBe(2)
+    reopen(SETTINGS)
+    // The agent's clock lags: its next snapshots fall in the second half-day chunk, now in a day span.
+    write([20 * HOUR + 30_000, 21 * HOUR, 23 * HOUR].map((ms, index) => sample('n1', T0 + ms, index)), T0 + 2 * DAY)
+    chunked.writer.compactor.compactAll(T0 + DAY + 10 * MINUTE)
+    // One day chunk now holds both half days and the late rows.
+    expect(chunked.db.query('SELECT start_s, end_s FROM node_metrics_history_chunks').all()).toEqual([{ start_s: T0 / 1000, end_s: T0 / 1000 + 86_400 }])
+    expect(openRows(RAW)).toBe(0)
+    expectSameAt(SETTINGS)
+    expectSameAt(FIVE_S)
+  })
+})
+
+test('roll-ups past 2^53: totals added exactly as SQLite TOTAL adds integers, and means past 2^52 not rounded again', () => {
+  write(samples(['n1'], T0, T0 + DAY), T0 + DAY)
+  // Odd sums just past 2^52: every running total past 2^53 is odd, which a double cannot hold, so
+  // adding them as doubles drifts by units that the mean of a day's 288 buckets still shows.
+  for (const file of [chunked, rows]) file.db.exec('UPDATE node_metrics_history SET net_rx_sum = 4503599627370497 + (bucket_s % 7) * 2, net_rx_n = 1')
+  const reader = new MetricsReader(openReadConnection(join(dir, 'chunked.db')))
+  try {
+    for (const widthS of [900, 3_600, 86_400]) {
+      expect(JSON.stringify(reader.history(1, RAW, 0, 2 ** 40, widthS))).toBe(JSON.stringify(rowLayoutHistory(rows.db, 1, RAW, 0, 2 ** 40, widthS)))
+      expect(JSON.stringify([...reader.fleetHistory('c', 'net_rx_bytes_ps', RAW, 0, 2 ** 40, widthS)]))
+        .toBe(JSON.stringify([...rowLayoutFleet(rows.db, 'c', 'net_rx_bytes_ps', RAW, 0, 2 ** 40, widthS)]))
+    }
+  } finally {
+    reader.close()
+  }
+})

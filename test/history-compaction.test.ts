@@ -58,11 +58,13 @@ test('the writer compacts closed days through the real pipeline; the API answers
   const before = await answers(start - DAY, end + MINUTE)
   expect(readDb<{ n: number }>(master.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')).toEqual([{ n: 0 }])
 
-  // The cleanup tick (here asked for) compacts what has closed: every whole day before today's.
-  master.cleanup()
-  await waitFor(() => readDb<{ n: number }>(master!.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')[0]!.n >= 6, 20_000)
-  const open = readDb<{ first: number }>(master.dbPath, 'SELECT MIN(bucket_s) AS first FROM node_metrics_history')[0]!.first
-  expect(open * 1000).toBeGreaterThanOrEqual(Math.floor((Date.now() - 5 * MINUTE) / DAY) * DAY)
+  // The cleanup tick (here asked for, as of a time of our choosing) compacts what has closed: the
+  // days that ended a bucket before it — the four days the posts touched but today's.
+  const today = Math.floor(end / DAY) * DAY
+  master.cleanup(today + 10 * MINUTE)
+  await waitFor(() => readDb<{ n: number }>(master!.dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')[0]!.n === 2 * 3, 20_000)
+  const open = readDb<{ first: number | null }>(master.dbPath, 'SELECT MIN(bucket_s) AS first FROM node_metrics_history')[0]!.first
+  expect(open === null || open * 1000 >= today).toBe(true)
 
   const after = await answers(start - DAY, end + MINUTE)
   expect([...after.keys()]).toEqual([...before.keys()])
@@ -78,15 +80,15 @@ test('a file written before chunks is compacted when the master starts, and read
   const settings = { sampleIntervalMs: 5 * MINUTE, retentionMs: 30 * DAY, retentionHourlyMs: 365 * DAY }
   const db = openWriteConnection(dbPath)
   const writer = new MetricsWriter(db, settings)
-  const rows = samples(['a', 'b'], today - 4 * DAY, Date.now() - MINUTE).map((row) => ({ ...row, cluster: 'c' }))
+  // Three whole days that ended a day ago or more: closed whatever the time of day the test runs.
+  const rows = samples(['a', 'b'], today - 4 * DAY, today - DAY).map((row) => ({ ...row, cluster: 'c' }))
   for (let i = 0; i < rows.length; i += 1_000) writer.write(rows.slice(i, i + 1_000))
   db.exec(`VACUUM INTO '${join(dir, 'reference.db')}'`)
   db.close()
 
   master = await startTestMaster({}, dbPath)
-  const closedRows = () => readDb<{ n: number }>(dbPath, `SELECT COUNT(*) AS n FROM node_metrics_history WHERE bucket_s < ${(today - 5 * MINUTE) / 1000}`)[0]!.n
-  await waitFor(() => closedRows() === 0, 20_000)
-  expect(readDb<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')[0]!.n).toBe(8)
+  await waitFor(() => readDb<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history')[0]!.n === 0, 20_000)
+  expect(readDb<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM node_metrics_history_chunks')[0]!.n).toBe(6)
 
   const reference = new Database(join(dir, 'reference.db'), { readonly: true })
   const [raw] = historyTiers(settings)

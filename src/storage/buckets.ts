@@ -11,6 +11,8 @@ type Column = (number | null)[]
  * Columns, not an object per bucket: a 30-day answer is 8,640 buckets of 9 figures.
  */
 export interface Buckets {
+  /** the registry indexes held: every figure, or those a query asked for (a fleet chart needs one); the others' columns stay empty */
+  figures: readonly number[]
   bucketS: number[]
   samples: number[]
   sums: Column[]
@@ -18,7 +20,10 @@ export interface Buckets {
   peaks: Column[]
 }
 
-export const noBuckets = (): Buckets => ({
+export const ALL_FIGURES: readonly number[] = FIGURES.map((_, index) => index)
+
+export const noBuckets = (figures: readonly number[] = ALL_FIGURES): Buckets => ({
+  figures,
   bucketS: [],
   samples: [],
   sums: FIGURES.map(() => []),
@@ -32,7 +37,7 @@ export function appendBuckets(to: Buckets, from: Buckets, start = 0, end = from.
     to.bucketS.push(from.bucketS[i]!)
     to.samples.push(from.samples[i]!)
   }
-  for (let f = 0; f < FIGURES.length; f++) {
+  for (const f of to.figures) {
     const [sums, counts, peaks] = [from.sums[f]!, from.counts[f]!, from.peaks[f]!]
     const [toSums, toCounts, toPeaks] = [to.sums[f]!, to.counts[f]!, to.peaks[f]!]
     for (let i = start; i < end; i++) {
@@ -54,7 +59,7 @@ const countAt = (buckets: Buckets, f: number, i: number) => buckets.counts[f]![i
 export function mergeBuckets(a: Buckets, b: Buckets): Buckets {
   if (b.bucketS.length === 0) return a
   if (a.bucketS.length === 0) return b
-  const out = noBuckets()
+  const out = noBuckets(a.figures)
   let i = 0
   let j = 0
   while (i < a.bucketS.length || j < b.bucketS.length) {
@@ -65,7 +70,7 @@ export function mergeBuckets(a: Buckets, b: Buckets): Buckets {
     else {
       out.bucketS.push(x)
       out.samples.push(a.samples[i]! + b.samples[j]!)
-      for (let f = 0; f < FIGURES.length; f++) {
+      for (const f of out.figures) {
         const [sa, sb] = [a.sums[f]![i]!, b.sums[f]![j]!]
         out.sums[f]!.push(sa === null ? sb : sb === null ? sa : sa + sb)
         out.counts[f]!.push(a.counts[f]![i] === null && b.counts[f]![j] === null ? null : countAt(a, f, i) + countAt(b, f, j))
@@ -81,9 +86,10 @@ export function mergeBuckets(a: Buckets, b: Buckets): Buckets {
 
 /**
  * SQLite's ROUND(x) with no digits: half away from zero, by adding ±0.5 and truncating — the
- * very double arithmetic its C code does, so answers are the ones the row layout's SQL gave.
+ * very double arithmetic its C code does, so answers are the ones the row layout's SQL gave. From
+ * 2^52 on a double has no fraction, and SQLite leaves it as it is (adding 0.5 would round it up).
  */
-export const sqliteRound = (x: number) => (x >= 0 ? Math.trunc(x + 0.5) : -Math.trunc(-x + 0.5))
+export const sqliteRound = (x: number) => (Math.abs(x) >= 2 ** 52 ? x : x >= 0 ? Math.trunc(x + 0.5) : -Math.trunc(-x + 0.5))
 
 /**
  * A history point from its timestamp and values in field order (mean, peak per figure): an
@@ -153,7 +159,21 @@ function groupFigure(buckets: Buckets, f: number, from: number, to: number): { m
     const value = buckets.peaks[f]![i]!
     if (value !== null && (peak === null || value > peak)) peak = value
   }
+  // SQLite's TOTAL adds integers exactly and rounds once: a sum past 2^53 (a long roll-up of
+  // rates near their bound) is added again exactly, as a double's running sum would drift.
+  if (!Number.isSafeInteger(sum)) sum = exactTotal(buckets.sums[f]!, from, to) ?? sum
   return { mean: count === 0 ? null : sqliteRound(sum / count) / scale, peak: peak === null ? null : peak / scale }
+}
+
+/** The exact integer total as a double; undefined when a sum is not an integer (a REAL left by an overflow). */
+function exactTotal(sums: Column, from: number, to: number): number | undefined {
+  let total = 0n
+  for (let i = from; i < to; i++) {
+    const sum = sums[i] ?? 0
+    if (!Number.isInteger(sum)) return undefined
+    total += BigInt(sum)
+  }
+  return Number(total)
 }
 
 /** Calls `each` for every run of buckets [from, to) that share the start of a `widthS` group. */

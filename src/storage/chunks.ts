@@ -11,6 +11,7 @@ import type { Tier } from './tiers'
  */
 export interface ChunkRow {
   start_s: number
+  end_s: number
   points: number
   buckets: Uint8Array
   samples: Uint8Array
@@ -18,17 +19,21 @@ export interface ChunkRow {
 }
 
 /** Columns of a chunk row in the order `encodeChunk` gives their values. */
-export const CHUNK_COLUMNS = ['node_id', 'start_s', 'points', 'buckets', 'samples', ...FIGURES.map((figure) => figure.key)]
+export const CHUNK_COLUMNS = ['node_id', 'start_s', 'end_s', 'points', 'buckets', 'samples', ...FIGURES.map((figure) => figure.key)]
 
-/** Where a chunk with this bucket lives: the start of its span. */
+/** The columns a read of some figures needs (only theirs: a chunk's other figure blobs stay unread). */
+export const chunkColumns = (figures: readonly number[]) =>
+  ['start_s', 'end_s', 'points', 'buckets', 'samples', ...figures.map((f) => FIGURES[f]!.key)].join(', ')
+
+/** Where a new chunk with this bucket starts: the start of its span (older chunks, of another SAMPLE_INTERVAL, may differ). */
 export const chunkStartOf = (tier: Tier, bucketS: number) => Math.floor(bucketS / tier.spanS) * tier.spanS
 
 /** A figure no bucket had: no sum, no peak, and counted in none (as a row's `{key}_n` of 0 says). */
 const absent = (buckets: Buckets, f: number) =>
   buckets.sums[f]!.every((sum) => sum === null) && buckets.peaks[f]!.every((peak) => peak === null) && buckets.counts[f]!.every((count) => count === 0)
 
-/** A chunk's column values (after node_id and start_s): points, buckets, samples, one blob or null per figure. */
-export function encodeChunk(startS: number, buckets: Buckets): (number | Uint8Array | null)[] {
+/** A chunk's column values (after node_id and start_s): end_s, points, buckets, samples, one blob or null per figure. */
+export function encodeChunk(startS: number, endS: number, buckets: Buckets): (number | Uint8Array | null)[] {
   const offsets = new ByteWriter()
   writeColumn(offsets, buckets.bucketS.map((bucketS) => bucketS - startS))
   const samples = new ByteWriter()
@@ -41,14 +46,14 @@ export function encodeChunk(startS: number, buckets: Buckets): (number | Uint8Ar
     writeColumn(column, buckets.peaks[f]!)
     return packBlob(column)
   })
-  return [buckets.bucketS.length, packBlob(offsets), packBlob(samples), ...figures]
+  return [endS, buckets.bucketS.length, packBlob(offsets), packBlob(samples), ...figures]
 }
 
 /**
- * Appends the buckets of a chunk whose start lies in [fromS, toS) to `to`. `figures` names the
- * registry indexes to decode; the others read as absent (a fleet chart needs one).
+ * Appends the buckets of a chunk whose start lies in [fromS, toS) to `to` (whose buckets all come
+ * before them), for the figures `to` holds.
  */
-export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS = Infinity, figures?: readonly number[]): void {
+export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS = Infinity): void {
   const n = row.points
   const offsets = readColumn(unpackBlob(row.buckets), n) as number[]
   // Buckets ascend: the range is one run of them.
@@ -59,33 +64,34 @@ export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS =
   if (first === end) return
   for (let i = first; i < end; i++) to.bucketS.push(row.start_s + offsets[i]!)
   readColumnInto(unpackBlob(row.samples), n, to.samples, first, end)
-  FIGURES.forEach((figure, f) => {
-    const blob = row[figure.key] as Uint8Array | null | undefined
-    if (!blob || (figures && !figures.includes(f))) {
+  for (const f of to.figures) {
+    const blob = row[FIGURES[f]!.key] as Uint8Array | null | undefined
+    if (!blob) {
       for (let i = first; i < end; i++) {
         to.sums[f]!.push(null)
         to.counts[f]!.push(0)
         to.peaks[f]!.push(null)
       }
-      return
+      continue
     }
     const input = unpackBlob(blob)
     readColumnInto(input, n, to.sums[f]!, first, end)
     readColumnInto(input, n, to.counts[f]!, first, end)
     readColumnInto(input, n, to.peaks[f]!, first, end)
-  })
+  }
 }
 
-/** The raw columns of a tier's rows, for `appendRow`: bucket start, samples, then sum, count, peak per figure. */
-export const ROW_COLUMNS = ['bucket_s', 'samples', ...FIGURES.flatMap(({ key }) => [`${key}_sum`, `${key}_n`, `${key}_max`])].join(', ')
+/** The raw columns of a tier's rows, for `appendRow`: bucket start, samples, then sum, count, peak of each figure asked for. */
+export const rowColumns = (figures: readonly number[]) =>
+  ['bucket_s', 'samples', ...figures.flatMap((f) => [`${FIGURES[f]!.key}_sum`, `${FIGURES[f]!.key}_n`, `${FIGURES[f]!.key}_max`])].join(', ')
 
-/** Appends a row read with ROW_COLUMNS through `.values()` (rows come in bucket order). */
+/** Appends a row read with `rowColumns(to.figures)` through `.values()` (rows come in bucket order). */
 export function appendRow(to: Buckets, values: readonly unknown[]): void {
   to.bucketS.push(values[0] as number)
   to.samples.push(values[1] as number)
-  for (let f = 0; f < FIGURES.length; f++) {
-    to.sums[f]!.push(values[2 + f * 3] as number | null)
-    to.counts[f]!.push(values[3 + f * 3] as number | null)
-    to.peaks[f]!.push(values[4 + f * 3] as number | null)
-  }
+  to.figures.forEach((f, k) => {
+    to.sums[f]!.push(values[2 + k * 3] as number | null)
+    to.counts[f]!.push(values[3 + k * 3] as number | null)
+    to.peaks[f]!.push(values[4 + k * 3] as number | null)
+  })
 }

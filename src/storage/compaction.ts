@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'bun:sqlite'
 import { mergeBuckets, noBuckets } from './buckets'
-import { UncodableValue } from './chunk-codec'
-import { appendRow, CHUNK_COLUMNS, chunkStartOf, decodeChunk, encodeChunk, ROW_COLUMNS, type ChunkRow } from './chunks'
+import { appendRow, CHUNK_COLUMNS, chunkStartOf, decodeChunk, encodeChunk, rowColumns, type ChunkRow } from './chunks'
+import { ALL_FIGURES } from './buckets'
 import type { Tier } from './tiers'
 
 /** One node's closed spans of one tier still held as rows, compacted one span per step. */
@@ -22,7 +22,8 @@ interface TierStatements {
   pendingNodes: Statement<{ id: number }, [number]>
   firstRow: Statement<{ first: number | null }, [number, number, number]>
   spanRows: Statement<unknown[], [number, number, number]>
-  chunk: Statement<ChunkRow, [number, number]>
+  overlapping: Statement<ChunkRow, [number, number, number]>
+  deleteChunks: Statement<never, [number, number, number]>
   saveChunk: Statement<never, (number | Uint8Array | null)[]>
   deleteRows: Statement<never, [number, number, number]>
 }
@@ -47,8 +48,10 @@ export class Compactor {
         `SELECT id FROM nodes WHERE EXISTS (SELECT 1 FROM ${tier.table} WHERE node_id = nodes.id AND bucket_s < ?1) ORDER BY id`,
       ),
       firstRow: db.query(`SELECT MIN(bucket_s) AS first FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3`),
-      spanRows: db.query(`SELECT ${ROW_COLUMNS} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
-      chunk: db.query(`SELECT * FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s = ?2`),
+      spanRows: db.query(`SELECT ${rowColumns(ALL_FIGURES)} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
+      // Chunks that share time with a span: its own, or ones written under another SAMPLE_INTERVAL.
+      overlapping: db.query(`SELECT * FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s < ?3 AND end_s > ?2 ORDER BY start_s`),
+      deleteChunks: db.query(`DELETE FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s < ?3 AND end_s > ?2`),
       saveChunk: db.query(
         `INSERT OR REPLACE INTO ${tier.chunkTable} (${CHUNK_COLUMNS.join(', ')}) VALUES (${CHUNK_COLUMNS.map(() => '?').join(', ')})`,
       ),
@@ -106,27 +109,36 @@ export class Compactor {
     const statements = this.tiers.find((candidate) => candidate.tier === tier)!
     const first = statements.firstRow.get(nodeId, Math.max(doneS, -(2 ** 53)), cutoffS)?.first
     if (first === null || first === undefined) return undefined
-    const startS = chunkStartOf(tier, first)
-    const endS = startS + tier.spanS
+    let startS = chunkStartOf(tier, first)
+    let endS = startS + tier.spanS
+    // Chunks never overlap: one written under another SAMPLE_INTERVAL that shares time with this
+    // span is merged into it, and the chunk covers both.
+    let existing = statements.overlapping.all(nodeId, startS, endS)
+    for (;;) {
+      const [from, to] = [Math.min(startS, ...existing.map((chunk) => chunk.start_s)), Math.max(endS, ...existing.map((chunk) => chunk.end_s))]
+      if (from === startS && to === endS) break
+      ;[startS, endS] = [from, to]
+      existing = statements.overlapping.all(nodeId, startS, endS)
+    }
     const rows = noBuckets()
     for (const values of statements.spanRows.values(nodeId, startS, endS)) appendRow(rows, values)
-    const existing = statements.chunk.get(nodeId, startS)
     let buckets = rows
-    if (existing) {
-      const compacted = noBuckets()
-      decodeChunk(existing, compacted)
-      buckets = mergeBuckets(compacted, rows)
-    }
     let values: (number | Uint8Array | null)[]
     try {
-      values = encodeChunk(startS, buckets)
+      for (const chunk of existing) {
+        const compacted = noBuckets()
+        decodeChunk(chunk, compacted)
+        buckets = mergeBuckets(compacted, buckets)
+      }
+      values = encodeChunk(startS, endS, buckets)
     } catch (error) {
-      if (!(error instanceof UncodableValue)) throw error
-      // Kept as rows, which hold any value: reads merge them with chunks all the same.
-      if (!this.warned) console.error(`history of node ${nodeId} from ${startS} stays uncompacted: ${error.message}`)
+      // Kept as rows, which hold any value (and a chunk that cannot be read is not overwritten):
+      // reads merge them with chunks all the same.
+      if (!this.warned) console.error(`history of node ${nodeId} from ${startS} stays uncompacted: ${(error as Error).message}`)
       this.warned = true
       return { rows: 0, doneS: endS }
     }
+    statements.deleteChunks.run(nodeId, startS, endS)
     statements.saveChunk.run(nodeId, startS, ...values)
     this.afterChunkSaved?.()
     statements.deleteRows.run(nodeId, startS, endS)

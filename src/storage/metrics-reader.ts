@@ -1,8 +1,8 @@
 import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
 import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
-import { fleetPoints, historyPoints, mergeBuckets, noBuckets, type Buckets } from './buckets'
-import { appendRow, decodeChunk, ROW_COLUMNS, type ChunkRow } from './chunks'
+import { ALL_FIGURES, fleetPoints, historyPoints, mergeBuckets, noBuckets, type Buckets } from './buckets'
+import { appendRow, chunkColumns, decodeChunk, rowColumns, type ChunkRow } from './chunks'
 import type { Tier } from './tiers'
 
 /**
@@ -119,23 +119,36 @@ export class MetricsReader {
 
   /**
    * Points of one node whose buckets start in [fromS, toS), in groups of `widthS` seconds,
-   * ascending: the tier's chunks and open rows read as one (storage/buckets.ts).
+   * ascending: the tier's chunks and open rows read as one (storage/buckets.ts), in one read
+   * transaction — a compaction that commits between the two reads would otherwise hide its span.
    */
   history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
-    return historyPoints(this.buckets(nodeId, tier, fromS, toS), tier.intervalS, widthS)
+    const buckets = this.db.transaction(() => this.buckets(nodeId, tier, fromS, toS, ALL_FIGURES))()
+    return historyPoints(buckets, tier.intervalS, widthS)
   }
 
-  /** A node's stored buckets of a tier in [fromS, toS), ascending; `figures`: the registry indexes to decode from chunks. */
-  private buckets(nodeId: number, tier: Tier, fromS: number, toS: number, figures?: readonly number[]): Buckets {
-    const chunks = this.cached(this.historyStatements, `${tier.chunkTable}/node`, () =>
-      this.db.query(`SELECT * FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s > ?2 - ${tier.spanS} AND start_s < ?3 ORDER BY start_s`),
+  /** A node's stored buckets of a tier in [fromS, toS), ascending, of the registry's `figures` (indexes). */
+  private buckets(nodeId: number, tier: Tier, fromS: number, toS: number, figures: readonly number[]): Buckets {
+    const key = figures.join(',')
+    const chunks = this.cached(this.historyStatements, `${tier.chunkTable}/${key}`, () =>
+      this.db.query(`SELECT ${chunkColumns(figures)} FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s < ?3 AND end_s > ?2 ORDER BY start_s`),
     )
-    const rows = this.cached(this.historyStatements, `${tier.table}/node`, () =>
-      this.db.query(`SELECT ${ROW_COLUMNS} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
+    const rows = this.cached(this.historyStatements, `${tier.table}/${key}`, () =>
+      this.db.query(`SELECT ${rowColumns(figures)} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
     )
-    const compacted = noBuckets()
-    for (const chunk of chunks.all(nodeId, fromS, toS) as ChunkRow[]) decodeChunk(chunk, compacted, fromS, toS, figures)
-    const open = noBuckets()
+    // Chunks do not overlap (storage/compaction.ts), so theirs come in order; any that did would be merged.
+    let compacted = noBuckets(figures)
+    let endS = -Infinity
+    for (const chunk of chunks.all(nodeId, fromS, toS) as ChunkRow[]) {
+      if (chunk.start_s >= endS) decodeChunk(chunk, compacted, fromS, toS)
+      else {
+        const overlapping = noBuckets(figures)
+        decodeChunk(chunk, overlapping, fromS, toS)
+        compacted = mergeBuckets(compacted, overlapping)
+      }
+      endS = Math.max(endS, chunk.end_s)
+    }
+    const open = noBuckets(figures)
     for (const values of rows.values(nodeId, fromS, toS)) appendRow(open, values)
     return mergeBuckets(compacted, open)
   }

@@ -91,7 +91,7 @@ export class MetricsWriter {
       // `nodes`, so removed nodes' hourly points expire too.
       deleteExpired: db.query(`DELETE FROM ${tier.table} WHERE node_id IN (SELECT id FROM nodes) AND bucket_s < ?1`),
       // Whole chunks, once their last bucket is past retention: a span is kept or dropped as one.
-      deleteExpiredChunks: db.query<{ points: number }, [number]>(`DELETE FROM ${tier.chunkTable} WHERE node_id IN (SELECT id FROM nodes) AND start_s <= ?1 - ${tier.spanS} RETURNING points`),
+      deleteExpiredChunks: db.query<{ points: number }, [number]>(`DELETE FROM ${tier.chunkTable} WHERE node_id IN (SELECT id FROM nodes) AND end_s <= ?1 RETURNING points`),
     }))
     this.compactor = new Compactor(db, this.tiers.map(({ tier }) => tier))
     // The server's clock: a node whose agent clock lags is still being heard from.

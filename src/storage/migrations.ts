@@ -116,6 +116,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `CREATE TABLE ${table} (
        node_id INTEGER NOT NULL,
        start_s INTEGER NOT NULL, -- span start, epoch seconds
+       end_s   INTEGER NOT NULL, -- span end (exclusive): spans follow SAMPLE_INTERVAL, which may change
        points  INTEGER NOT NULL, -- buckets held
        buckets BLOB    NOT NULL, -- bucket starts, seconds after start_s
        samples BLOB    NOT NULL, -- snapshots counted into each bucket

@@ -11,6 +11,7 @@ import { isFault, type FaultMessage, type WriterFault } from '../faults/hooks'
 import { openWriteConnection } from '../storage/connection'
 import { MetricsWriter } from '../storage/metrics-writer'
 import type { CompactionItem } from '../storage/compaction'
+import { COMPACTION_MIN_FREE_BYTES, freeBytes } from '../storage/free-space'
 import { decodeRows, type NodeRow } from '../storage/node-rows'
 import { batchesToTake, type Queued } from './group-commit'
 
@@ -31,6 +32,7 @@ export function serveWriter(self: Port): void {
   let db: Database | undefined
   let writer: MetricsWriter | undefined
   let cleanupTimer: Timer | undefined
+  let dbPath = ''
   let queue: Queued[] = []
   let flushScheduled = false
   let injectedDelayMs = 0
@@ -43,6 +45,7 @@ export function serveWriter(self: Port): void {
 
   function open(settings: WriterSettings): void {
     faultHooks = settings.faultHooks === true
+    dbPath = settings.dbPath
     try {
       db = openWriteConnection(settings.dbPath)
     } catch (error) {
@@ -90,6 +93,12 @@ export function serveWriter(self: Port): void {
     if (!writer || !compaction) return
     // Agents wait for their commits; compaction waits for them.
     if (queue.length > 0) return void setTimeout(compactStep, 1)
+    const free = freeBytes(dbPath)
+    if (free !== undefined && free < COMPACTION_MIN_FREE_BYTES) {
+      console.error(`history compaction paused: ${(free / 2 ** 20).toFixed(0)} MB free beside ${dbPath}, ` +
+        `below ${COMPACTION_MIN_FREE_BYTES / 2 ** 20} MB; agents' writes keep the space (the next cleanup tick tries again)`)
+      compaction.items = []
+    }
     const step = compaction.items.splice(0, COMPACT_SPANS_PER_STEP)
     try {
       // A node with more closed spans goes to the back of the line.
@@ -100,6 +109,7 @@ export function serveWriter(self: Port): void {
       compaction.items = []
     }
     if (compaction.items.length > 0) return void setTimeout(compactStep, 0)
+    if (compaction.spans === 0) return void (compaction = undefined)
     send({ type: 'compacted', points: compaction.points, spans: compaction.spans, ms: performance.now() - compaction.started })
     compaction = undefined
   }
