@@ -17,7 +17,8 @@ export const HISTORY_QUERY_SERIES = FIGURES.length * 2
  * One node's `days` of 5-minute history points, ending at the current bucket.
  *
  * THE FORMULA MUST MATCH bench/prefill.ts (`fillNode`): the same waves, noise and peaks, so that
- * VictoriaMetrics stores the very figures the master's storage bench stores. `id` is the node's
+ * VictoriaMetrics stores the very figures the master's storage bench stores
+ * (test/bench-peer-history.test.ts compares them with the master's answer). `id` is the node's
  * row id there: the latest rows are written in node order, so node i (from 0) has id i + 1.
  * `rounded`: the averages and peaks rounded to the figure's scale (hundredths of a %, tenths of
  * a °C, whole B/s) as the master stores them; otherwise full double precision.
