@@ -13,8 +13,17 @@ export function post(ingest: string, request: Request): Promise<Response> {
   return sendSnapshot(ingest, request.clusterId, request.body)
 }
 
-/** Sends every request, `concurrency` at a time, as fast as they are answered. */
-export async function closedLoop(ingest: string, requests: Request[], concurrency: number): Promise<LoadResult> {
+/**
+ * Sends every request, `concurrency` at a time, as fast as they are answered. `send` and `ok`
+ * are the master's agent post and its 200 unless a peer (bench/peer/) is measured.
+ */
+export async function closedLoop<R extends Request>(
+  ingest: string,
+  requests: R[],
+  concurrency: number,
+  send: (target: string, request: R) => Promise<Response> = post,
+  ok = 200,
+): Promise<LoadResult> {
   let next = 0
   const result: LoadResult = { acknowledgedNodes: 0, requests: 0, errors: 0, seconds: 0 }
   const started = performance.now()
@@ -24,9 +33,9 @@ export async function closedLoop(ingest: string, requests: Request[], concurrenc
         const request = requests[next++]!
         result.requests++
         try {
-          const response = await post(ingest, request)
+          const response = await send(ingest, request)
           const text = await response.text()
-          if (response.status === 200) result.acknowledgedNodes += request.nodes
+          if (response.status === ok) result.acknowledgedNodes += request.nodes
           else {
             result.errors++
             result.lastError = `${response.status} ${text.slice(0, 100)}`

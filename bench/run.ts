@@ -1,8 +1,8 @@
 /**
- * `bun run bench [--quick] [--out FILE]`: ingest throughput against the bare SQLite limit,
+ * `bun run bench [--quick] [--peer] [--out FILE]`: ingest throughput against the bare SQLite limit,
  * query latency alone and under load, agents' acknowledgement latency while dashboards read a
  * 1,000-node cluster, storage per row, and the master's peak memory — all measured in this one
- * run, on this machine.
+ * run, on this machine. `--peer` measures VictoriaMetrics beside it (bench/peer/victoria.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -18,9 +18,14 @@ import { ackReport, ackUnderReaders } from './readers'
 import { round, roundRows, workload } from './workload'
 import { post } from './http-load'
 import { SimulatedNode, clusterBody } from '../src/simulator/fleet'
+import { peerTable, victoriaPeer } from './peer/victoria'
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string', default: 'bench/results/latest.json' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    peer: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+  },
 })
 const quick = args.quick
 const plan = quick
@@ -29,6 +34,7 @@ const plan = quick
 
 const work = mkdtempSync(join(tmpdir(), 'nmm-bench-'))
 const log = (line: string) => console.log(`[bench] ${line}`)
+const peer = args.peer ? victoriaPeer(log) : undefined
 
 function peakRssBytes(master: MasterProcess): number {
   const status = readFileSync(`/proc/${master.proc.pid}/status`, 'utf8')
@@ -82,6 +88,7 @@ for (const total of plan.totals) {
     })
     log(`  ${Math.round(perSecond)} node-snapshots/s acknowledged; bare ${Math.round(bare.rowsPerSecond)} rows/s; ratio ${(perSecond / bare.rowsPerSecond).toFixed(2)}; peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB`)
     rmSync(dir, { recursive: true, force: true })
+    await peer?.ingest({ load, nodes: total, nodesPerSnapshot: perSnapshot, base, rounds, concurrency })
   }
 }
 
@@ -150,6 +157,9 @@ log(`  under ingest at ${Math.round(achieved.acknowledgedNodes / achieved.second
 // 4. Agents' acknowledgement latency with no readers, then 20 closed-loop readers of a 1,000-node cluster's node list.
 const ackReaders = await ackUnderReaders(quick ? 4 : 20, log)
 
+// With --peer: VictoriaMetrics on the query bench's history, the master stopped: its storage and the same history queries.
+await peer?.history({ clusterId: filled.clusterId, nodeNames: filled.nodeNames, days: plan.queryDays, samples: plan.samples, pick })
+
 // 5. Report.
 const cpuModel = cpus()[0]?.model ?? 'unknown'
 const results = {
@@ -166,6 +176,7 @@ const results = {
   ackUnderReaders: ackReaders,
   storage,
   memory: Object.fromEntries(plan.totals.map((total) => [total, Math.max(...ingest.filter((row) => row.nodes === total).map((row) => row.peakRssBytes as number))])),
+  peer: peer?.results({ ingest: ingest as { nodes: number; nodesPerSnapshot: number; ackPerSecond: number }[], bytesPerHistoryPoint: storage.bytesPerHistoryPoint, alone }),
 }
 mkdirSync(dirname(args.out), { recursive: true })
 writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`)
@@ -195,4 +206,5 @@ for (const total of plan.totals) {
   const row = ingest.find((candidate) => candidate.nodes === total)!
   console.log(`  ${total} nodes: newest snapshots ${mib(row.newestSnapshotBytes as number)} raw; target ≤ 1.5 × that + 100 MB = ${mib(row.rssTargetBytes as number)}`)
 }
+if (results.peer) console.log(`\n${peerTable(results.peer)}`)
 console.log(`\nwritten to ${args.out}`)
