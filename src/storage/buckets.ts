@@ -62,12 +62,19 @@ export function mergeBuckets(a: Buckets, b: Buckets): Buckets {
   const out = noBuckets(a.figures)
   let i = 0
   let j = 0
+  // Runs are copied whole: open rows usually all follow a node's chunks, a run of one each.
   while (i < a.bucketS.length || j < b.bucketS.length) {
     const x = a.bucketS[i]
     const y = b.bucketS[j]
-    if (y === undefined || (x !== undefined && x < y)) appendBuckets(out, a, i, ++i)
-    else if (x === undefined || y < x) appendBuckets(out, b, j, ++j)
-    else {
+    if (y === undefined || (x !== undefined && x < y)) {
+      const start = i
+      while (i < a.bucketS.length && (y === undefined || a.bucketS[i]! < y)) i++
+      appendBuckets(out, a, start, i)
+    } else if (x === undefined || y < x) {
+      const start = j
+      while (j < b.bucketS.length && (x === undefined || b.bucketS[j]! < x)) j++
+      appendBuckets(out, b, start, j)
+    } else {
       out.bucketS.push(x)
       out.samples.push(a.samples[i]! + b.samples[j]!)
       for (const f of out.figures) {
@@ -95,7 +102,7 @@ export const sqliteRound = (x: number) => (Math.abs(x) >= 2 ** 52 ? x : x >= 0 ?
  * A history point from its timestamp and values in field order (mean, peak per figure): an
  * object literal of one fixed shape, which the engine builds and serialises fastest.
  */
-const makePoint = new Function(
+export const makePoint = new Function(
   'timestamp',
   'v',
   `return { timestamp, ${FIGURES.map(({ field }, f) => `${field}: v[${2 * f}], ${field}_max: v[${2 * f + 1}]`).join(', ')} }`,

@@ -150,17 +150,33 @@ export function readColumn(input: ByteReader, length: number): (number | null)[]
  * the column is decoded whole (each value follows from the ones before it), copied out once.
  */
 export function readColumnInto(input: ByteReader, length: number, out: (number | null)[], first = 0, end = length): void {
+  const values = scratch(length)
+  decodeColumn(input, length, values)
+  for (let i = first; i < end; i++) out.push(Number.isNaN(values[i]!) ? null : values[i]!)
+}
+
+let scratchValues = new Float64Array(8_640)
+/** A reusable buffer for one column: reads decode into it and copy out what they keep. */
+function scratch(length: number): Float64Array {
+  if (scratchValues.length < length) scratchValues = new Float64Array(length)
+  return scratchValues
+}
+
+/**
+ * Decodes one column of `length` nullable integers into `out`, NaN standing for null: the hot
+ * loop of every history read, with varints decoded inline rather than through method calls.
+ */
+export function decodeColumn(input: ByteReader, length: number, out: Float64Array): void {
   const header = input.byte()
   const mode = header & 3
   const order = header >> 2
   if (mode === ALL_NULL) {
-    for (let i = first; i < end; i++) out.push(null)
+    out.fill(NaN, 0, length)
     return
   }
   let presence: Uint8Array | undefined
   if (mode === BITMAP) presence = input.take(Math.ceil(length / 8))
   else if (mode !== ALL_PRESENT) throw new Error(`history chunk column mode ${mode} is unknown`)
-  // The hot loop of every history read: varints decoded inline, not through method calls.
   const bytes = input.bytes
   let offset = input.offset
   let previous = 0
@@ -168,7 +184,7 @@ export function readColumnInto(input: ByteReader, length: number, out: (number |
   let seen = 0
   for (let i = 0; i < length; i++) {
     if (presence && (presence[i >> 3]! & (1 << (i & 7))) === 0) {
-      if (i >= first && i < end) out.push(null)
+      out[i] = NaN
       continue
     }
     let zigzagged = 0
@@ -187,7 +203,7 @@ export function readColumnInto(input: ByteReader, length: number, out: (number |
     else value = previous + previousDelta + residual
     previousDelta = value - previous
     previous = value
-    if (i >= first && i < end) out.push(value)
+    out[i] = value
     seen++
   }
   input.offset = offset

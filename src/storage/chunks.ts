@@ -1,6 +1,7 @@
 import { FIGURES } from '../model/figures'
-import type { Buckets } from './buckets'
-import { ByteWriter, packBlob, readColumn, readColumnInto, unpackBlob, writeColumn } from './chunk-codec'
+import type { HistoryPoint } from '../model'
+import { makePoint, sqliteRound, type Buckets } from './buckets'
+import { ByteWriter, decodeColumn, packBlob, readColumn, readColumnInto, unpackBlob, writeColumn } from './chunk-codec'
 import type { Tier } from './tiers'
 
 /**
@@ -78,6 +79,60 @@ export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS =
     readColumnInto(input, n, to.sums[f]!, first, end)
     readColumnInto(input, n, to.counts[f]!, first, end)
     readColumnInto(input, n, to.peaks[f]!, first, end)
+  }
+}
+
+/**
+ * The API's points of a chunk's buckets in [fromS, toS) at the tier's own width, appended to
+ * `points`: the plain read's path (a 30-day answer is 8,640 points), straight from the decoded
+ * columns to the points, as storage/buckets.ts historyPoints computes them from bucket columns.
+ */
+export function chunkPoints(row: ChunkRow, fromS: number, toS: number, points: HistoryPoint[]): void {
+  const n = row.points
+  const column = () => new Float64Array(n)
+  const offsets = column()
+  decodeColumn(unpackBlob(row.buckets), n, offsets)
+  let first = 0
+  while (first < n && row.start_s + offsets[first]! < fromS) first++
+  let end = first
+  while (end < n && row.start_s + offsets[end]! < toS) end++
+  if (first === end) return
+  const samples = column()
+  decodeColumn(unpackBlob(row.samples), n, samples)
+  // Per figure its means and peaks in the API's units, NaN for null.
+  const means: Float64Array[] = []
+  const peaks: Float64Array[] = []
+  const sums = column()
+  const counts = column()
+  for (const figure of FIGURES) {
+    const [mean, peak] = [column(), column()]
+    means.push(mean)
+    peaks.push(peak)
+    const blob = row[figure.key] as Uint8Array | null | undefined
+    if (!blob) {
+      mean.fill(NaN)
+      peak.fill(NaN)
+      continue
+    }
+    const input = unpackBlob(blob)
+    decodeColumn(input, n, sums)
+    decodeColumn(input, n, counts)
+    decodeColumn(input, n, peak)
+    for (let i = first; i < end; i++) {
+      // COALESCE(count, samples); a missing sum or a count of 0 is a missing mean.
+      const count = Number.isNaN(counts[i]!) ? samples[i]! : counts[i]!
+      mean[i] = count === 0 ? NaN : sqliteRound(sums[i]! / count) / figure.scale
+      peak[i] = peak[i]! / figure.scale
+    }
+  }
+  const values: (number | null)[] = new Array(2 * FIGURES.length)
+  for (let i = first; i < end; i++) {
+    for (let f = 0; f < FIGURES.length; f++) {
+      const [mean, peak] = [means[f]![i]!, peaks[f]![i]!]
+      values[2 * f] = Number.isNaN(mean) ? null : mean
+      values[2 * f + 1] = Number.isNaN(peak) ? null : peak
+    }
+    points.push(makePoint((row.start_s + offsets[i]!) * 1000, values))
   }
 }
 

@@ -2,7 +2,7 @@ import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
 import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
 import { ALL_FIGURES, fleetPoints, historyPoints, mergeBuckets, noBuckets, type Buckets } from './buckets'
-import { appendRow, chunkColumns, decodeChunk, rowColumns, type ChunkRow } from './chunks'
+import { appendRow, chunkColumns, chunkPoints, decodeChunk, rowColumns, type ChunkRow } from './chunks'
 import type { Tier } from './tiers'
 
 /**
@@ -123,12 +123,23 @@ export class MetricsReader {
    * transaction — a compaction that commits between the two reads would otherwise hide its span.
    */
   history(nodeId: number, tier: Tier, fromS: number, toS: number, widthS: number): HistoryPoint[] {
-    const buckets = this.db.transaction(() => this.buckets(nodeId, tier, fromS, toS, ALL_FIGURES))()
-    return historyPoints(buckets, tier.intervalS, widthS)
+    return this.db.transaction(() => {
+      const { chunks, open } = this.stored(nodeId, tier, fromS, toS, ALL_FIGURES)
+      // Points at the tier's own width from chunks that neither overlap nor precede an open row
+      // (the usual case: the open day follows the closed ones) go straight from the decoded
+      // columns to the answer; anything else is merged bucket by bucket first.
+      if (widthS === tier.intervalS && inOrder(chunks, open)) {
+        const points: HistoryPoint[] = []
+        for (const chunk of chunks) chunkPoints(chunk, fromS, toS, points)
+        for (const point of historyPoints(open, tier.intervalS, widthS)) points.push(point)
+        return points
+      }
+      return historyPoints(mergeStored(chunks, open, fromS, toS), tier.intervalS, widthS)
+    })()
   }
 
-  /** A node's stored buckets of a tier in [fromS, toS), ascending, of the registry's `figures` (indexes). */
-  private buckets(nodeId: number, tier: Tier, fromS: number, toS: number, figures: readonly number[]): Buckets {
+  /** A node's chunks overlapping [fromS, toS) and its open rows in it, of the registry's `figures` (indexes). */
+  private stored(nodeId: number, tier: Tier, fromS: number, toS: number, figures: readonly number[]): { chunks: ChunkRow[]; open: Buckets } {
     const key = figures.join(',')
     const chunks = this.cached(this.historyStatements, `${tier.chunkTable}/${key}`, () =>
       this.db.query(`SELECT ${chunkColumns(figures)} FROM ${tier.chunkTable} WHERE node_id = ?1 AND start_s < ?3 AND end_s > ?2 ORDER BY start_s`),
@@ -136,21 +147,15 @@ export class MetricsReader {
     const rows = this.cached(this.historyStatements, `${tier.table}/${key}`, () =>
       this.db.query(`SELECT ${rowColumns(figures)} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
     )
-    // Chunks do not overlap (storage/compaction.ts), so theirs come in order; any that did would be merged.
-    let compacted = noBuckets(figures)
-    let endS = -Infinity
-    for (const chunk of chunks.all(nodeId, fromS, toS) as ChunkRow[]) {
-      if (chunk.start_s >= endS) decodeChunk(chunk, compacted, fromS, toS)
-      else {
-        const overlapping = noBuckets(figures)
-        decodeChunk(chunk, overlapping, fromS, toS)
-        compacted = mergeBuckets(compacted, overlapping)
-      }
-      endS = Math.max(endS, chunk.end_s)
-    }
     const open = noBuckets(figures)
     for (const values of rows.values(nodeId, fromS, toS)) appendRow(open, values)
-    return mergeBuckets(compacted, open)
+    return { chunks: chunks.all(nodeId, fromS, toS) as ChunkRow[], open }
+  }
+
+  /** A node's stored buckets of a tier in [fromS, toS), ascending, of the registry's `figures` (indexes). */
+  private buckets(nodeId: number, tier: Tier, fromS: number, toS: number, figures: readonly number[]): Buckets {
+    const { chunks, open } = this.stored(nodeId, tier, fromS, toS, figures)
+    return mergeStored(chunks, open, fromS, toS)
   }
 
   /**
@@ -187,4 +192,27 @@ export class MetricsReader {
   close(): void {
     this.db.close()
   }
+}
+
+/** Chunks that follow one another without overlap, all before the first open row. */
+function inOrder(chunks: readonly ChunkRow[], open: Buckets): boolean {
+  for (let i = 1; i < chunks.length; i++) if (chunks[i]!.start_s < chunks[i - 1]!.end_s) return false
+  return chunks.length === 0 || open.bucketS.length === 0 || open.bucketS[0]! >= chunks.at(-1)!.end_s
+}
+
+/** Chunks decoded and merged with the open rows: every bucket once, ascending. */
+function mergeStored(chunks: readonly ChunkRow[], open: Buckets, fromS: number, toS: number): Buckets {
+  // Chunks do not overlap (storage/compaction.ts), so theirs come in order; any that did would be merged.
+  let compacted = noBuckets(open.figures)
+  let endS = -Infinity
+  for (const chunk of chunks) {
+    if (chunk.start_s >= endS) decodeChunk(chunk, compacted, fromS, toS)
+    else {
+      const overlapping = noBuckets(open.figures)
+      decodeChunk(chunk, overlapping, fromS, toS)
+      compacted = mergeBuckets(compacted, overlapping)
+    }
+    endS = Math.max(endS, chunk.end_s)
+  }
+  return mergeBuckets(compacted, open)
 }
