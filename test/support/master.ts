@@ -36,6 +36,9 @@ export function removeDb(dbPath: string): void {
 export function readDb<T>(dbPath: string, sql: string, ...params: (string | number)[]): T[] {
   const db = new Database(dbPath, { readonly: true })
   try {
+    // As the master's own connections do: a thread that is still letting go of the file (a Worker
+    // ended at its stop deadline on a loaded machine) holds a lock for a moment, not an error.
+    db.exec('PRAGMA busy_timeout = 5000')
     return db.query(sql).all(...params) as T[]
   } finally {
     db.close()
