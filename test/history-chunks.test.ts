@@ -270,3 +270,19 @@ test('roll-ups past 2^53: totals added exactly as SQLite TOTAL adds integers, an
     reader.close()
   }
 })
+
+test('a compaction that commits in the middle of a read changes nothing in its answer: the read is one transaction', () => {
+  write(samples(NODES, T0, T0 + 2 * DAY), T0 + 2 * DAY)
+  const reader = new MetricsReader(openReadConnection(join(dir, 'chunked.db')))
+  try {
+    // The rows are read, then the writer moves the first day into chunks, then the chunks are read.
+    reader.betweenReads = () => void chunked.writer.compactor.compactAll(T0 + DAY + 10 * MINUTE)
+    for (const widthS of [300, 3_600]) {
+      const answer = JSON.stringify(reader.history(1, RAW, 0, 2 ** 40, widthS))
+      expect(answer).toBe(JSON.stringify(rowLayoutHistory(rows.db, 1, RAW, 0, 2 ** 40, widthS)))
+    }
+    expect(chunkCount(RAW)).toBe(NODES.length)
+  } finally {
+    reader.close()
+  }
+})

@@ -46,6 +46,9 @@ export class MetricsReader {
   private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
   private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
 
+  /** Called between a history read's rows and its chunks (the test of its read transaction commits a compaction there). */
+  betweenReads?: () => void
+
   constructor(private readonly db: Database) {
     this.listFiguresStatement = db.query<LatestFigures, [string]>(
       `SELECT node_name, snapshot_ms, received_ms, ${FIGURE_COLUMNS} FROM node_metrics_latest WHERE cluster_id = ?1 ORDER BY node_name`,
@@ -149,6 +152,7 @@ export class MetricsReader {
     )
     const open = noBuckets(figures)
     for (const values of rows.values(nodeId, fromS, toS)) appendRow(open, values)
+    this.betweenReads?.()
     return { chunks: chunks.all(nodeId, fromS, toS) as ChunkRow[], open }
   }
 
