@@ -275,7 +275,8 @@ test('a compaction that commits in the middle of a read changes nothing in its a
   write(samples(NODES, T0, T0 + 2 * DAY), T0 + 2 * DAY)
   const reader = new MetricsReader(openReadConnection(join(dir, 'chunked.db')))
   try {
-    // The rows are read, then the writer moves the first day into chunks, then the chunks are read.
+    // The chunks are read (none yet), then the writer moves the first day into a chunk, then the rows
+    // are read: outside one transaction the day would be in neither.
     reader.betweenReads = () => void chunked.writer.compactor.compactAll(T0 + DAY + 10 * MINUTE)
     for (const widthS of [300, 3_600]) {
       const answer = JSON.stringify(reader.history(1, RAW, 0, 2 ** 40, widthS))

@@ -46,7 +46,7 @@ export class MetricsReader {
   private readonly historyStatements = new Map<string, ReturnType<Database['query']>>()
   private readonly fleetStatements = new Map<string, ReturnType<Database['query']>>()
 
-  /** Called between a history read's rows and its chunks (the test of its read transaction commits a compaction there). */
+  /** Called between a history read's chunks and its rows (the test of its read transaction commits a compaction there). */
   betweenReads?: () => void
 
   constructor(private readonly db: Database) {
@@ -150,10 +150,11 @@ export class MetricsReader {
     const rows = this.cached(this.historyStatements, `${tier.table}/${key}`, () =>
       this.db.query(`SELECT ${rowColumns(figures)} FROM ${tier.table} WHERE node_id = ?1 AND bucket_s >= ?2 AND bucket_s < ?3 ORDER BY bucket_s`),
     )
+    const compacted = chunks.all(nodeId, fromS, toS) as ChunkRow[]
+    this.betweenReads?.()
     const open = noBuckets(figures)
     for (const values of rows.values(nodeId, fromS, toS)) appendRow(open, values)
-    this.betweenReads?.()
-    return { chunks: chunks.all(nodeId, fromS, toS) as ChunkRow[], open }
+    return { chunks: compacted, open }
   }
 
   /** A node's stored buckets of a tier in [fromS, toS), ascending, of the registry's `figures` (indexes). */
