@@ -1,0 +1,115 @@
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/**
+ * Real PostgreSQL and Redis servers for the tests, from Debian's packages, each in a temp dir on a
+ * free loopback port, stopped and removed by `stop()`. Under CI=true an engine that is not
+ * installed is an error (CI installs them); elsewhere `start…` returns undefined and the caller
+ * skips with the reason.
+ */
+export interface Engine {
+  url: string
+  stop(): Promise<void>
+}
+
+const PG_BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((dir) => existsSync(join(dir, 'initdb')))
+const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((path) => existsSync(path))
+
+/** Why an engine cannot be started here, or undefined when it can. */
+export function missingEngine(engine: 'postgres' | 'redis'): string | undefined {
+  if (engine === 'postgres' && !PG_BIN) return 'PostgreSQL is not installed (Debian package postgresql)'
+  if (engine === 'redis' && !REDIS_SERVER) return 'Redis is not installed (Debian package redis-server)'
+  return undefined
+}
+
+/** Under CI=true a missing engine fails the test; elsewhere it is skipped with the reason. */
+export function engineOrSkip(engine: 'postgres' | 'redis'): boolean {
+  const missing = missingEngine(engine)
+  if (!missing) return true
+  if (process.env.CI === 'true') throw new Error(`${missing}: .ci/run installs it`)
+  console.warn(`skipped: ${missing}`)
+  return false
+}
+
+async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = server.port
+  server.stop(true)
+  return port
+}
+
+/** The `postgres` system user's uid or gid, which runs PostgreSQL when the tests run as root. */
+function postgresId(flag: '-u' | '-g'): number {
+  const result = Bun.spawnSync(['id', flag, 'postgres'])
+  if (result.exitCode !== 0) throw new Error('running as root, but there is no postgres user to run PostgreSQL as')
+  return Number(result.stdout.toString().trim())
+}
+
+async function run(command: string[], what: string): Promise<void> {
+  const proc = Bun.spawn(command, { stdout: 'pipe', stderr: 'pipe' })
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  if (code !== 0) throw new Error(`${what} failed (${code}): ${err || out}`)
+}
+
+/**
+ * PostgreSQL refuses to run as root: as root, the cluster is made and run by the `postgres`
+ * system user (runuser), in a temp dir it owns.
+ */
+export async function startPostgres(): Promise<Engine> {
+  if (!PG_BIN) throw new Error(missingEngine('postgres'))
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-pg-'))
+  chmodSync(dir, 0o700)
+  const asRoot = process.getuid?.() === 0
+  const as = (command: string[]) => (asRoot ? ['runuser', '-u', 'postgres', '--', ...command] : command)
+  if (asRoot) chownSync(dir, postgresId('-u'), postgresId('-g'))
+  const data = join(dir, 'data')
+  const port = await freePort()
+  await run(as([join(PG_BIN, 'initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), 'initdb')
+  await run(
+    as([join(PG_BIN, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']),
+    'pg_ctl start',
+  )
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await run(as([join(PG_BIN!, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']), 'pg_ctl stop').catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A Redis server without persistence, in the foreground of a child process. */
+export async function startRedis(): Promise<Engine> {
+  if (!REDIS_SERVER) throw new Error(missingEngine('redis'))
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-redis-'))
+  const port = await freePort()
+  const proc = Bun.spawn([REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const client = new Bun.RedisClient(url)
+      await client.send('PING', [])
+      client.close()
+      break
+    } catch (error) {
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        proc.kill('SIGKILL')
+        throw new Error(`redis-server did not start: ${(error as Error).message}`)
+      }
+      await Bun.sleep(50)
+    }
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM')
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
