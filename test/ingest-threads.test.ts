@@ -6,6 +6,7 @@ import type { HubToIngest } from '../src/ingest/messages'
 import { InflightBudget, reclaimThread, sharedBudgetMemory } from '../src/ingest/inflight'
 import { encodeRows } from '../src/storage/node-rows'
 import { disposeMaster, readDb, type RunningMaster, startTestMaster } from './support/master'
+import { runMasterToExit } from './support/master-process'
 import { clusterSnapshot, numberedNodes as nodes } from './support/snapshots'
 import { waitFor } from './support/wait'
 
@@ -149,18 +150,7 @@ describe('three ingest threads on one port', () => {
 
   test('a second master on the same ports refuses to start, naming the variable, though every socket shares its port', async () => {
     master = await startTestMaster({ INGEST_THREADS: '2' })
-    const start = async (env: Record<string, string>) => {
-      const proc = Bun.spawn(['bun', 'src/main.ts'], {
-        cwd: `${import.meta.dir}/..`,
-        env: { ...process.env, PORT: '0', INGEST_PORT: '0', DB_PATH: `${master!.dbPath}-second`, ...env },
-        stdout: 'pipe',
-        stderr: 'pipe',
-      })
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000)
-      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-      clearTimeout(timer)
-      return { code, output: stdout + stderr }
-    }
+    const start = (env: Record<string, string>) => runMasterToExit({ DB_PATH: `${master!.dbPath}-second`, ...env })
     const ingest = await start({ INGEST_PORT: String(master.ingestPort) })
     expect(ingest.code).toBe(1)
     expect(ingest.output).toContain(`cannot listen on 127.0.0.1:${master.ingestPort}`)

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
-import { spawnMaster } from './support/master-process'
+import { runMasterToExit, spawnMaster } from './support/master-process'
 import { loadConfig } from '../src/config/config'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,6 @@ setDefaultTimeout(30_000)
 
 /** How the master refuses to start, as an operator sees it: the exit code, one clear line, no debris. */
 
-const root = `${import.meta.dir}/..`
 let dirs: string[] = []
 afterEach(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
@@ -24,18 +23,7 @@ function tempDir(): string {
   return dir
 }
 
-async function start(env: Record<string, string>): Promise<{ code: number; output: string }> {
-  const proc = Bun.spawn(['bun', 'src/main.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000)
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-  clearTimeout(timer)
-  return { code, output: stdout + stderr }
-}
+const start = runMasterToExit
 
 describe('a damaged database file refuses to start (exit code 2)', () => {
   test('not a database at all', async () => {

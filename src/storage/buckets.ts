@@ -98,6 +98,9 @@ export function mergeBuckets(a: Buckets, b: Buckets): Buckets {
  */
 export const sqliteRound = (x: number) => (Math.abs(x) >= 2 ** 52 ? x : x >= 0 ? Math.trunc(x + 0.5) : -Math.trunc(-x + 0.5))
 
+/** A mean in the API's units, as the row layout read it: ROUND(sum * 1.0 / count) / scale.0 (count > 0). */
+export const scaledMean = (sum: number, count: number, scale: number) => sqliteRound(sum / count) / scale
+
 /**
  * A history point from its timestamp and values in field order (mean, peak per figure): an
  * object literal of one fixed shape, which the engine builds and serialises fastest.
@@ -124,7 +127,7 @@ export function historyPoints(buckets: Buckets, intervalS: number, widthS: numbe
         const scale = FIGURES[f]!.scale
         const sum = buckets.sums[f]![i]!
         const count = countAt(buckets, f, i)
-        values[2 * f] = sum === null || count === 0 ? null : sqliteRound(sum / count) / scale
+        values[2 * f] = sum === null || count === 0 ? null : scaledMean(sum, count, scale)
         const peak = buckets.peaks[f]![i]!
         values[2 * f + 1] = peak === null ? null : peak / scale
       }
@@ -169,7 +172,7 @@ function groupFigure(buckets: Buckets, f: number, from: number, to: number): { m
   // SQLite's TOTAL adds integers exactly and rounds once: a sum past 2^53 (a long roll-up of
   // rates near their bound) is added again exactly, as a double's running sum would drift.
   if (!Number.isSafeInteger(sum)) sum = exactTotal(buckets.sums[f]!, from, to) ?? sum
-  return { mean: count === 0 ? null : sqliteRound(sum / count) / scale, peak: peak === null ? null : peak / scale }
+  return { mean: count === 0 ? null : scaledMean(sum, count, scale), peak: peak === null ? null : peak / scale }
 }
 
 /** The exact integer total as a double; undefined when a sum is not an integer (a REAL left by an overflow). */

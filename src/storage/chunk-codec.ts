@@ -138,13 +138,6 @@ export function writeColumn(out: ByteWriter, column: readonly (number | null)[])
   for (const value of best) out.varint(value)
 }
 
-/** Reads one column of `length` nullable integers. */
-export function readColumn(input: ByteReader, length: number): (number | null)[] {
-  const column: (number | null)[] = []
-  readColumnInto(input, length, column)
-  return column
-}
-
 /**
  * Reads one column of `length` nullable integers and appends those at [first, end) to `out`:
  * the column is decoded whole (each value follows from the ones before it), copied out once.

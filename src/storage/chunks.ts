@@ -1,7 +1,7 @@
 import { FIGURES } from '../model/figures'
 import type { HistoryPoint } from '../model'
-import { makePoint, sqliteRound, type Buckets } from './buckets'
-import { ByteWriter, decodeColumn, packBlob, readColumn, readColumnInto, unpackBlob, writeColumn } from './chunk-codec'
+import { makePoint, scaledMean, type Buckets } from './buckets'
+import { ByteWriter, decodeColumn, packBlob, readColumnInto, unpackBlob, writeColumn } from './chunk-codec'
 import type { Tier } from './tiers'
 
 /**
@@ -50,18 +50,25 @@ export function encodeChunk(startS: number, endS: number, buckets: Buckets): (nu
   return [endS, buckets.bucketS.length, packBlob(offsets), packBlob(samples), ...figures]
 }
 
+/** A chunk's bucket offsets (seconds after start_s), and the run [first, end) of them whose buckets start in [fromS, toS): buckets ascend. */
+function bucketsIn(row: ChunkRow, fromS: number, toS: number): { offsets: Float64Array; first: number; end: number } {
+  const n = row.points
+  const offsets = new Float64Array(n)
+  decodeColumn(unpackBlob(row.buckets), n, offsets)
+  let first = 0
+  while (first < n && row.start_s + offsets[first]! < fromS) first++
+  let end = first
+  while (end < n && row.start_s + offsets[end]! < toS) end++
+  return { offsets, first, end }
+}
+
 /**
  * Appends the buckets of a chunk whose start lies in [fromS, toS) to `to` (whose buckets all come
  * before them), for the figures `to` holds.
  */
 export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS = Infinity): void {
   const n = row.points
-  const offsets = readColumn(unpackBlob(row.buckets), n) as number[]
-  // Buckets ascend: the range is one run of them.
-  let first = 0
-  while (first < n && row.start_s + offsets[first]! < fromS) first++
-  let end = first
-  while (end < n && row.start_s + offsets[end]! < toS) end++
+  const { offsets, first, end } = bucketsIn(row, fromS, toS)
   if (first === end) return
   for (let i = first; i < end; i++) to.bucketS.push(row.start_s + offsets[i]!)
   readColumnInto(unpackBlob(row.samples), n, to.samples, first, end)
@@ -90,12 +97,7 @@ export function decodeChunk(row: ChunkRow, to: Buckets, fromS = -Infinity, toS =
 export function chunkPoints(row: ChunkRow, fromS: number, toS: number, points: HistoryPoint[]): void {
   const n = row.points
   const column = () => new Float64Array(n)
-  const offsets = column()
-  decodeColumn(unpackBlob(row.buckets), n, offsets)
-  let first = 0
-  while (first < n && row.start_s + offsets[first]! < fromS) first++
-  let end = first
-  while (end < n && row.start_s + offsets[end]! < toS) end++
+  const { offsets, first, end } = bucketsIn(row, fromS, toS)
   if (first === end) return
   const samples = column()
   decodeColumn(unpackBlob(row.samples), n, samples)
@@ -121,7 +123,7 @@ export function chunkPoints(row: ChunkRow, fromS: number, toS: number, points: H
     for (let i = first; i < end; i++) {
       // COALESCE(count, samples); a missing sum or a count of 0 is a missing mean.
       const count = Number.isNaN(counts[i]!) ? samples[i]! : counts[i]!
-      mean[i] = count === 0 ? NaN : sqliteRound(sums[i]! / count) / figure.scale
+      mean[i] = count === 0 ? NaN : scaledMean(sums[i]!, count, figure.scale)
       peak[i] = peak[i]! / figure.scale
     }
   }

@@ -38,3 +38,17 @@ export async function spawnMaster(env: Record<string, string>, bunFlags: string[
     await Bun.sleep(20)
   }
 }
+
+/** `bun src/main.ts` run to its exit (a refused start, say): its exit code and everything it printed. */
+export async function runMasterToExit(env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(['bun', 'src/main.ts'], {
+    cwd: `${import.meta.dir}/../..`, // the repository
+    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000)
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  clearTimeout(timer)
+  return { code, output: stdout + stderr }
+}
