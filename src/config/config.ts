@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseAgentNetworks } from '../auth/networks'
 import { DEFAULT_NET_EXCLUDE } from '../figures/network'
+import type { StoreLocation } from '../storage/store'
 import { parseAgentTokens, parseCount, parseDuration, parseFlag, parsePort, parseSize, parseTokenList } from './parse'
 
 /** The master's settings (docs/design.md §7). Durations are milliseconds, sizes bytes. */
@@ -11,7 +12,12 @@ export interface Config {
   ingestPort: number
   /** INGEST_THREADS: ingest threads sharing INGEST_PORT, 1–64 (default: the cores but one, at least 1) */
   ingestThreads: number
+  /** DB_PATH: the SQLite file (the default store) */
   dbPath: string
+  /** where the master stores: SQLite at DB_PATH, or PostgreSQL at DATABASE_URL (with DATABASE_READ_URL for the gateway's reads) */
+  store: StoreLocation
+  /** REDIS_URL: the DataHub's state shared with other masters; undefined: this master's own */
+  redisUrl: string | undefined
   sampleIntervalMs: number
   retentionMs: number
   retentionHourlyMs: number
@@ -60,6 +66,8 @@ export function loadConfig(env: Env = process.env): Config {
     ingestPort: read('INGEST_PORT', '8081', parsePort),
     ingestThreads: read('INGEST_THREADS', String(defaultIngestThreads()), parseThreads),
     dbPath: read('DB_PATH', './data/metrics.db', (text) => text),
+    store: { dialect: 'sqlite', dbPath: '' },
+    redisUrl: read('REDIS_URL', '', (text) => parseUrl(text, ['redis:', 'rediss:'])),
     sampleIntervalMs: read('SAMPLE_INTERVAL', '5m', parseDuration),
     retentionMs: read('RETENTION', '30d', parseDuration),
     retentionHourlyMs: read('RETENTION_HOURLY', '365d', parseDuration),
@@ -79,6 +87,12 @@ export function loadConfig(env: Env = process.env): Config {
     apiTokens: read('API_TOKENS', '', parseTokenList),
     allowInsecure: read('ALLOW_INSECURE', '0', parseFlag),
   }
+  const databaseUrl = read('DATABASE_URL', '', (text) => parseUrl(text, ['postgres:', 'postgresql:']))
+  const databaseReadUrl = read('DATABASE_READ_URL', '', (text) => parseUrl(text, ['postgres:', 'postgresql:']))
+  if (databaseReadUrl && !databaseUrl) throw new ConfigError('DATABASE_READ_URL: needs DATABASE_URL (the primary the writer writes to)')
+  config.store = databaseUrl
+    ? { dialect: 'postgres', url: databaseUrl, ...(databaseReadUrl ? { readUrl: databaseReadUrl } : {}) }
+    : { dialect: 'sqlite', dbPath: config.dbPath }
   const atLeast = (name: string, value: number, minimum: number, shown: string) => {
     if (value < minimum) throw new ConfigError(`${name}: must be at least ${shown}`)
   }
@@ -169,6 +183,24 @@ function parseNetExclude(text: string): string {
     throw new Error(`not a valid regular expression: ${(error as Error).message}`)
   }
   return text
+}
+
+/** A URL of one of `protocols`, or undefined for an empty setting. */
+function parseUrl(text: string, protocols: string[]): string | undefined {
+  if (text === '') return undefined
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new Error(`"${redact(text)}" is not a URL such as ${protocols[0]}//host:port/…`)
+  }
+  if (!protocols.includes(url.protocol)) throw new Error(`expected a ${protocols.join(' or ')} URL, got ${url.protocol}`)
+  return text
+}
+
+/** A URL with its password left out, for messages and logs. */
+export function redact(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
 }
 
 /** "https://ui.example,http://10.0.0.5:3000" or "*": origins exactly as a browser sends them. */
