@@ -10,7 +10,11 @@ import { join } from 'node:path'
  */
 export interface Engine {
   url: string
+  /** stops the server and removes its files */
   stop(): Promise<void>
+  /** stops the server but keeps its data and port, for the fault tests (`resume` starts it again) */
+  halt(): Promise<void>
+  resume(): Promise<void>
 }
 
 const PG_BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((dir) => existsSync(join(dir, 'initdb')))
@@ -76,6 +80,8 @@ export async function startPostgres(): Promise<Engine> {
       await run(as([join(PG_BIN!, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']), 'pg_ctl stop').catch(() => {})
       rmSync(dir, { recursive: true, force: true })
     },
+    halt: () => Promise.reject(new Error('not yet')),
+    resume: () => Promise.reject(new Error('not yet')),
   }
 }
 
@@ -111,5 +117,7 @@ export async function startRedis(): Promise<Engine> {
       await proc.exited
       rmSync(dir, { recursive: true, force: true })
     },
+    halt: () => Promise.reject(new Error('not yet')),
+    resume: () => Promise.reject(new Error('not yet')),
   }
 }
