@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig, missingTokens } from './config/config'
+import { ConfigError, loadConfig, missingTokens, redact } from './config/config'
+import { describeStore } from './storage/describe-store'
 import { StartError, startMaster } from './master'
 
 /** `bun run start`: the master with its configuration from the environment (docs/design.md §7). */
@@ -28,7 +29,11 @@ const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${con
 console.log(
   `node-metrics master: dashboard on http://${host}:${master.gatewayPort}/, ` +
     `API and Swagger on http://${host}:${master.gatewayPort}/swagger, ` +
-    `agents on http://${host}:${master.ingestPort}/agent/snapshot, database ${config.dbPath}`,
+    `agents on http://${host}:${master.ingestPort}/agent/snapshot`,
+)
+// Which engines hold what: an operator scaling out checks this line first.
+console.log(
+  `stores: ${describeStore(config.store)}; DataHub state ${config.redisUrl ? `shared on Redis ${redact(config.redisUrl)}` : 'in this process only (REDIS_URL unset)'}`,
 )
 
 /** A log line that cannot stop the stop: whoever read our output may be gone (a closed pipe). */

@@ -69,7 +69,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
 
   const writer = new WriterThread(
     {
-      dbPath: config.dbPath,
+      store: config.store,
       sampleIntervalMs: config.sampleIntervalMs,
       retentionMs: config.retentionMs,
       retentionHourlyMs: config.retentionHourlyMs,
@@ -153,7 +153,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   const gatewaySettings = {
     host: config.host,
     port: config.port,
-    dbPath: config.dbPath,
+    store: config.store,
     tiers: historyTiers(config),
     staleAfterMs: config.staleAfterMs,
     agentExpireMs: config.agentExpireMs,

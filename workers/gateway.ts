@@ -36,13 +36,14 @@ function handle(message: HubToGateway): void {
       if (message.settings.nice !== 0 && !setThreadNice(message.settings.nice)) {
         console.warn(`GATEWAY_NICE: could not set the gateway thread's priority to ${message.settings.nice} here; it runs at the process's`)
       }
-      try {
-        gateway = startGateway(message.settings, (out) => outbox.send(out))
-        outbox.send({ type: 'listening', port: gateway.port })
-        for (const held of early.splice(0)) handle(held)
-      } catch (error) {
-        outbox.send({ type: 'failed', message: (error as Error).message })
-      }
+      startGateway(message.settings, (out) => outbox.send(out)).then(
+        (started) => {
+          gateway = started
+          outbox.send({ type: 'listening', port: started.port })
+          for (const held of early.splice(0)) handle(held)
+        },
+        (error) => outbox.send({ type: 'failed', message: (error as Error).message }),
+      )
       return
     case 'stop':
       void (gateway?.stop() ?? Promise.resolve()).then(() => outbox.send({ type: 'stopped' }))

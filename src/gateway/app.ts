@@ -10,7 +10,8 @@ import {
 import { checkFleetSize, fleetMaxPoints, resolveRange, type HistoryRange } from './range'
 import type { Tier } from '../storage/tiers'
 import type { FleetStatus } from './status'
-import type { LatestFigures, MetricsReader, NodeList } from '../storage/metrics-reader'
+import type { LatestFigures, NodeList } from '../storage/metrics-reader'
+import type { ReadStore } from '../storage/store'
 import { FIGURES } from '../model/figures'
 import { concatBytes } from '../storage/node-rows'
 import { AnswerCache } from './answer-cache'
@@ -24,7 +25,7 @@ import { atlhyperHistory, atlhyperNode, atlhyperNodeList, atlhyperSummary } from
 import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery, atlhyperHours } from '../model/atlhyper'
 
 export interface GatewayDeps {
-  reader: MetricsReader
+  reader: ReadStore
   status: FleetStatus
   /** the Prometheus text exposition */
   metrics(): Promise<string>
@@ -33,14 +34,14 @@ export interface GatewayDeps {
   /** history tiers, finest first (storage/tiers) */
   tiers: Tier[]
   /** changes whenever a cluster's stored data may have changed (the DataHub sends it with each cluster's view) */
-  dataVersion(clusterId: string): string
+  dataVersion(clusterId: string): Promise<string>
   /** API_TOKENS; empty: the query API is open */
   apiTokens: string[]
   /** where agents post (the ingest port), for the agent routes' documentation; known once it listens */
   ingestUrl(): string
   /** CORS_ORIGINS: origins whose pages may read the API; empty: the browser's same-origin rule stands */
   corsOrigins: string[]
-  health(): Health
+  health(): Promise<Health>
   /** the DataHub's newest envelope of a cluster, as its agent sent it (gzipped if it came so); none: unknown cluster */
   envelope(clusterId: string): Promise<{ envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }>
 }
@@ -90,14 +91,14 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
    * state of the cluster's data and of its set of stale nodes, from figures and snapshots read in
    * one transaction (a commit between two reads would make the summary disagree with the nodes).
    */
-  const cachedNodeList = (
+  const cachedNodeList = async (
     request: Request,
     key: string,
     clusterId: string,
     build: (list: NodeList, isStale: (row: LatestFigures) => boolean) => Uint8Array,
   ) => {
     // The rows and the data version they were read at: one look at the database's version per answer.
-    const { rows: figures, version: dataVersionNow } = latest.get(clusterId)
+    const { rows: figures, version: dataVersionNow } = await latest.get(clusterId)
     const statusOf = status.nodeStatus(clusterId)
     const isStale = (row: LatestFigures) => statusOf(row.received_ms) === 'stale'
     const stale = figures.filter(isStale).map((row) => row.node_name)
@@ -108,7 +109,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     const headers = { etag, 'cache-control': 'no-cache' }
     if (matchesEtag(request.headers.get('if-none-match'), etag)) return new Response(null, { status: 304, headers })
     let body = lists.get(key, version)
-    if (!body) lists.set(key, version, (body = build(reader.nodeList(clusterId), isStale)))
+    if (!body) lists.set(key, version, (body = build(await reader.nodeList(clusterId), isStale)))
     return jsonTextResponse(body, 200, headers)
   }
   // The app's own routes, for 405 answers; bound once the app exists.
@@ -191,8 +192,8 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/healthz',
-      () => {
-        const answer = health()
+      async () => {
+        const answer = await health()
         return jsonResponse(answer, answer.status === 'ok' ? 200 : 503)
       },
       {
@@ -231,12 +232,12 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters',
-      () => {
+      async () => {
         const now = Date.now()
         const nodes = new Map<string, { nodes: number; stale: number }>()
         let current = ''
         let statusOf = status.nodeStatus('', now)
-        for (const row of reader.nodeTimes()) {
+        for (const row of await reader.nodeTimes()) {
           if (row.cluster_id !== current) statusOf = status.nodeStatus((current = row.cluster_id), now)
           const counts = nodes.get(row.cluster_id) ?? { nodes: 0, stale: 0 }
           counts.nodes++
@@ -272,7 +273,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         // One copy per cluster, version and encoding, shared by every answer: many clients that ask for a
         // 15 MiB envelope and read it slowly hold one buffer, not one each.
         const key = `${params.clusterId}\u0000${gzip ? 'gzip' : 'identity'}`
-        const version = dataVersion(params.clusterId)
+        const version = await dataVersion(params.clusterId)
         let body = envelopes.get(key, version)
         if (!body) {
           // Clients asking at once share one request to the DataHub, and one copy.
@@ -310,9 +311,9 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName',
-      ({ params }) => {
-        const { snapshot } = findNode(reader, params.clusterId, params.nodeName)
-        const row = latest.get(params.clusterId).byName.get(params.nodeName)
+      async ({ params }) => {
+        const { snapshot } = await findNode(reader, params.clusterId, params.nodeName)
+        const row = (await latest.get(params.clusterId)).byName.get(params.nodeName)
         const headers: Record<string, string> = {}
         if (row) {
           headers['x-node-status'] = status.nodeStatus(params.clusterId)(row.received_ms)
@@ -335,10 +336,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters/:clusterId/node-metrics/:nodeName/history',
-      ({ params, query, request }) => {
-        const nodeId = historyNodeId(reader, params.clusterId, params.nodeName)
+      async ({ params, query, request }) => {
+        const nodeId = await historyNodeId(reader, params.clusterId, params.nodeName)
         const range = resolveRange(explicitParams(query, request.url), tiers)
-        const history = reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
+        const history = await reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
         return jsonResponse({ node_name: params.nodeName, ...rangeFields(range), points: history.length, history } satisfies NodeHistory)
       },
       {
@@ -358,14 +359,14 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/clusters/:clusterId/history',
-      ({ params, query, request }) => {
+      async ({ params, query, request }) => {
         const given = explicitParams(query, request.url)
         // Sized before it runs: every node with an identity may have a series (removed ones keep their
         // hourly points), and the points follow from the range.
-        const nodes = reader.nodeCount(params.clusterId)
+        const nodes = await reader.nodeCount(params.clusterId)
         const range = resolveRange({ ...given, max_points: fleetMaxPoints(given, nodes) }, tiers)
         checkFleetSize(nodes, range)
-        const series = reader.fleetHistory(params.clusterId, query.metric, range.tier, range.fromS, range.toS, range.widthS)
+        const series = await reader.fleetHistory(params.clusterId, query.metric, range.tier, range.fromS, range.toS, range.widthS)
         const body: FleetHistory = { cluster_id: params.clusterId, metric: query.metric, ...rangeFields(range), nodes: Object.fromEntries(series) }
         return jsonResponse(body)
       },
@@ -405,7 +406,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/node-metrics/:nodeName',
-      ({ params, query }) => jsonTextResponse(atlhyperNode(findNode(reader, query.cluster_id, params.nodeName).snapshot)),
+      async ({ params, query }) => jsonTextResponse(atlhyperNode((await findNode(reader, query.cluster_id, params.nodeName)).snapshot)),
       {
         params: t.Object({ nodeName: Name }),
         query: AtlHyperQuery,
@@ -415,10 +416,10 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     )
     .get(
       '/api/v2/node-metrics/:nodeName/history',
-      ({ params, query }) => {
-        const nodeId = historyNodeId(reader, query.cluster_id, params.nodeName)
+      async ({ params, query }) => {
+        const nodeId = await historyNodeId(reader, query.cluster_id, params.nodeName)
         const range = resolveRange({ hours: atlhyperHours(query.hours) }, tiers)
-        const points = reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
+        const points = await reader.history(nodeId, range.tier, range.fromS, range.toS, range.widthS)
         return atlhyperHistory(params.nodeName, range.startMs, range.endMs, points)
       },
       {
@@ -496,15 +497,15 @@ function rangeFields(range: HistoryRange) {
 const nodeNotFound = (clusterId: string, nodeName: string) =>
   new HttpError(404, 'node_not_found', `no metrics for node "${nodeName}" in cluster "${clusterId}"`)
 
-function findNode(reader: MetricsReader, clusterId: string, nodeName: string) {
-  const node = reader.latest(clusterId, nodeName)
+async function findNode(reader: ReadStore, clusterId: string, nodeName: string) {
+  const node = await reader.latest(clusterId, nodeName)
   if (!node) throw nodeNotFound(clusterId, nodeName)
   return node
 }
 
 /** A node's history is found by its identity, which outlives its latest row (hourly points stay after RETENTION). */
-function historyNodeId(reader: MetricsReader, clusterId: string, nodeName: string): number {
-  const id = reader.nodeId(clusterId, nodeName)
+async function historyNodeId(reader: ReadStore, clusterId: string, nodeName: string): Promise<number> {
+  const id = await reader.nodeId(clusterId, nodeName)
   if (id === undefined) throw nodeNotFound(clusterId, nodeName)
   return id
 }

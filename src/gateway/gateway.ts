@@ -1,5 +1,4 @@
-import { openReadConnection } from '../storage/connection'
-import { MetricsReader } from '../storage/metrics-reader'
+import { openReadStore } from '../storage/open-store'
 import { stopGatewayServer } from './stop'
 import type { Health } from '../model'
 import { gatewayApp } from './app'
@@ -23,12 +22,12 @@ export interface Gateway {
 
 type Held = { envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }
 
-/** Opens the gateway's read connection and serves the query port; throws (naming the port) if it cannot listen. */
-export function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Gateway {
-  const reader = new MetricsReader(openReadConnection(settings.dbPath))
+/** Opens the gateway's read store and serves the query port; throws (naming the port) if it cannot listen. */
+export async function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Promise<Gateway> {
+  const reader = await openReadStore(settings.store)
   const clusters = new ClusterDirectory()
   const status = new FleetStatus(clusters, settings)
-  const metrics = new PrometheusMetrics({ reader, status, dbPath: settings.dbPath })
+  const metrics = new PrometheusMetrics({ reader, status })
   let writer: WriterHealth = { state: 'up' }
   const envelopes = new Map<number, (held: Held) => void>()
   let nextRequest = 1
@@ -36,18 +35,18 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
   let cleanups = 0
 
   /** The database's word on a cluster's newest commit; when reads fail, the DataHub's alone (/healthz says why). */
-  const newestReceived = (clusterId: string): number | 'unread' => {
+  const newestReceived = async (clusterId: string): Promise<number | 'unread'> => {
     try {
-      return reader.newestReceived(clusterId)
+      return await reader.newestReceived(clusterId)
     } catch {
       return 'unread'
     }
   }
 
-  const health = (): Health => {
+  const health = async (): Promise<Health> => {
     let readError: string | undefined
     try {
-      reader.ping()
+      await reader.ping()
     } catch (error) {
       readError = `reads fail: ${(error as Error).message}`
     }
@@ -71,7 +70,10 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     tiers: settings.tiers,
     // The DataHub's word, and the database's own: an agent's 200 can come before the DataHub's message
     // about its commit does, and a dashboard asked right after it must see it.
-    dataVersion: (clusterId) => `${cleanups}:${clusters.get(clusterId)?.version ?? 0}:${newestReceived(clusterId)}`,
+    dataVersion: async (clusterId) => {
+      const prefix = `${cleanups}:${clusters.get(clusterId)?.version ?? 0}`
+      return `${prefix}:${await newestReceived(clusterId)}`
+    },
     apiTokens: settings.apiTokens,
     corsOrigins: settings.corsOrigins,
     ingestUrl: () => settings.ingestUrl,
@@ -93,7 +95,7 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
     app.listen({ hostname: settings.host, port: settings.port, development: false })
   } catch (error) {
-    reader.close()
+    await reader.close()
     throw new Error(`cannot listen on ${settings.host}:${settings.port} (PORT): ${(error as Error).message}`)
   }
 
@@ -115,10 +117,10 @@ export function startGateway(settings: GatewaySettings, send: (message: GatewayT
     },
     async stop() {
       await stopGatewayServer(app.server, STOP_GRACE_MS)
-      reader.close()
+      await reader.close()
     },
     breakReads() {
-      reader.close()
+      void reader.close()
     },
   }
 }

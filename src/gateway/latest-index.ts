@@ -1,4 +1,5 @@
-import type { LatestFigures, MetricsReader } from '../storage/metrics-reader'
+import type { LatestFigures } from '../storage/metrics-reader'
+import type { ReadStore } from '../storage/store'
 
 interface Entry {
   version: string
@@ -17,23 +18,23 @@ export class LatestIndex {
   private rowCount = 0
 
   constructor(
-    private readonly reader: MetricsReader,
-    private readonly dataVersion: (clusterId: string) => string,
+    private readonly reader: ReadStore,
+    private readonly dataVersion: (clusterId: string) => Promise<string>,
     private readonly maxRows: number,
   ) {}
 
   /** The cluster's rows by node name (in name order), current as of this call. */
-  get(clusterId: string): Entry {
+  async get(clusterId: string): Promise<Entry> {
     // The version is read before the rows: rows newer than their label are read again next time. A
     // commit the gateway has not heard of yet (its message is on the way) is read at the next change.
-    const version = this.dataVersion(clusterId)
+    const version = await this.dataVersion(clusterId)
     const cached = this.entries.get(clusterId)
     if (cached?.version === version) {
       this.entries.delete(clusterId) // re-insert: Map order is the recency order
       this.entries.set(clusterId, cached)
       return cached
     }
-    const rows = this.reader.listFigures(clusterId)
+    const rows = await this.reader.listFigures(clusterId)
     const entry = { version, rows, byName: new Map(rows.map((row) => [row.node_name, row])) }
     this.remove(clusterId)
     if (rows.length <= this.maxRows) {

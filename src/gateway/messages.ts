@@ -1,4 +1,5 @@
 import type { Health } from '../model'
+import type { StoreLocation } from '../storage/store'
 import type { Tier } from '../storage/tiers'
 
 /**
@@ -12,7 +13,8 @@ import type { Tier } from '../storage/tiers'
 export interface GatewaySettings {
   host: string
   port: number
-  dbPath: string
+  /** read from DATABASE_READ_URL when it is set */
+  store: StoreLocation
   tiers: Tier[]
   /** STALE_AFTER; undefined: 3 × the agent's observed interval, at least 15 s */
   staleAfterMs: number | undefined

@@ -1,14 +1,13 @@
-import { existsSync, statSync } from 'node:fs'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { FIGURES } from '../model/figures'
-import type { MetricsReader } from '../storage/metrics-reader'
+import type { LatestFigures } from '../storage/metrics-reader'
+import type { ReadStore } from '../storage/store'
 import type { MasterEvent } from './messages'
 import type { FleetStatus } from './status'
 
 export interface PrometheusSources {
-  reader: MetricsReader
+  reader: ReadStore
   status: FleetStatus
-  dbPath: string
 }
 
 /**
@@ -74,10 +73,9 @@ export class PrometheusMetrics {
       },
     })
     new Gauge({
-      name: 'nmm_database_bytes', help: 'Size of the SQLite file and its WAL.', registers,
-      collect() {
-        const size = (path: string) => (existsSync(path) ? statSync(path).size : 0)
-        this.set(size(sources.dbPath) + size(`${sources.dbPath}-wal`))
+      name: 'nmm_database_bytes', help: 'Size of the store: the SQLite file and its WAL, or the PostgreSQL database.', registers,
+      async collect() {
+        this.set(await sources.reader.sizeBytes())
       },
     })
     this.nodeGauges(sources)
@@ -123,26 +121,28 @@ export class PrometheusMetrics {
 
   /** The latest figures of every node; read once per scrape, shared by the gauges. */
   private nodeGauges(sources: PrometheusSources): void {
-    type Row = ReturnType<MetricsReader['allFigures']>[number] & { online: number }
+    type Row = LatestFigures & { cluster_id: string; online: number }
     const labelNames = ['cluster', 'node'] as const
-    let scrape: { at: number; rows: Row[] } | undefined
-    const rows = (): Row[] => {
-      if (scrape && Date.now() - scrape.at < 1_000) return scrape.rows
-      const now = Date.now()
+    let scrape: { at: number; rows: Promise<Row[]> } | undefined
+    const read = async (now: number): Promise<Row[]> => {
       const statusOf = new Map<string, ReturnType<FleetStatus['nodeStatus']>>()
-      const read = sources.reader.allFigures().map((row) => {
+      return (await sources.reader.allFigures()).map((row) => {
         if (!statusOf.has(row.cluster_id)) statusOf.set(row.cluster_id, sources.status.nodeStatus(row.cluster_id, now))
         return { ...row, online: statusOf.get(row.cluster_id)!(row.received_ms) === 'online' ? 1 : 0 }
       })
-      scrape = { at: now, rows: read }
-      return read
+    }
+    const rows = (): Promise<Row[]> => {
+      const now = Date.now()
+      if (!scrape || now - scrape.at >= 1_000) scrape = { at: now, rows: read(now) }
+      return scrape.rows
     }
     const figure = (name: string, help: string, pick: (row: Row) => number | null) =>
       new Gauge({
         name, help, labelNames, registers: [this.registry],
-        collect() {
+        async collect() {
+          const read = await rows()
           this.reset()
-          for (const row of rows()) {
+          for (const row of read) {
             const value = pick(row)
             if (value !== null) this.set({ cluster: row.cluster_id, node: row.node_name }, value)
           }

@@ -4,6 +4,8 @@ import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
 import { ALL_FIGURES, fleetPoints, historyPoints, mergeBuckets, noBuckets, type Buckets } from './buckets'
 import { appendRow, chunkColumns, chunkPoints, decodeChunk, rowColumns, type ChunkRow } from './chunks'
 import type { Tier } from './tiers'
+import type { ReadStore } from './store'
+import { existsSync, statSync } from 'node:fs'
 
 /**
  * A latest row's figures, the summary's input. `snapshot_ms`: the snapshot's own time (the agent's
@@ -36,7 +38,8 @@ export type NodeList = { figures: LatestFigures[]; snapshots: StoredSnapshot[] }
 export type NodeTimes = { cluster_id: string; node_name: string; snapshot_ms: number; received_ms: number }
 
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
-export class MetricsReader {
+export class MetricsReader implements ReadStore {
+  readonly dialect = 'sqlite'
   private readonly listFiguresStatement
   private readonly listSnapshotsStatement
   private readonly nodeTimesStatement
@@ -192,6 +195,12 @@ export class MetricsReader {
   /** Throws when the connection cannot read the schema (a file gone, corrupt or locked away). */
   ping(): void {
     this.db.query('SELECT COUNT(*) FROM node_metrics_latest WHERE id = 0').get()
+  }
+
+  /** The file and its WAL. */
+  sizeBytes(): number {
+    const size = (path: string) => (existsSync(path) ? statSync(path).size : 0)
+    return size(this.db.filename) + size(`${this.db.filename}-wal`)
   }
 
   close(): void {

@@ -1,16 +1,18 @@
 /**
- * The writer actor: the only read-write SQLite connection. Whatever write messages arrive while a
- * transaction runs are committed together in the next one (group commit, sized by what waits:
+ * The writer actor: the master's only writer to its store (storage/store.ts: the SQLite file's one
+ * read-write connection, or a PostgreSQL pool). Whatever write messages arrive while a transaction
+ * runs are committed together in the next one (group commit, sized by what waits:
  * group-commit.ts), and each batch is confirmed only after its transaction committed. Its thread
  * entry point is workers/writer.ts.
  */
-import type { Database } from 'bun:sqlite'
 import { Mailbox } from '../threads/mailbox'
 import type { HubToWriter, WriterSettings, WriterToHub } from './messages'
 import { isFault, type FaultMessage, type WriterFault } from '../faults/hooks'
-import { openWriteConnection } from '../storage/connection'
-import { MetricsWriter } from '../storage/metrics-writer'
 import type { CompactionItem } from '../storage/compaction'
+import { describeStore } from '../storage/describe-store'
+import { openWriteStore } from '../storage/open-store'
+import { SqliteWriteStore, StoreOpenError } from '../storage/sqlite-store'
+import type { WriteStore } from '../storage/store'
 import { COMPACTION_MIN_FREE_BYTES, freeBytes } from '../storage/free-space'
 import { decodeRows, type NodeRow } from '../storage/node-rows'
 import { batchesToTake, type Queued } from './group-commit'
@@ -29,12 +31,15 @@ const COMPACT_SPANS_PER_STEP = 8
 
 /** Runs the writer actor on a Worker's message port. */
 export function serveWriter(self: Port): void {
-  let db: Database | undefined
-  let writer: MetricsWriter | undefined
+  let store: WriteStore | undefined
+  /** the same store when it is SQLite: history compaction and the disk faults are the file's */
+  let sqlite: SqliteWriteStore | undefined
   let cleanupTimer: Timer | undefined
-  let dbPath = ''
   let queue: Queued[] = []
   let flushScheduled = false
+  /** a transaction is running (PostgreSQL answers later): what arrives meanwhile waits for the next */
+  let writing: Promise<void> | undefined
+  let cleaning = false
   let injectedDelayMs = 0
   let faultHooks = false
   let crashOnClose = false
@@ -43,41 +48,28 @@ export function serveWriter(self: Port): void {
   const outbox = new Mailbox<WriterToHub>((batch) => self.postMessage(batch))
   const send = (message: WriterToHub) => outbox.send(message)
 
-  function open(settings: WriterSettings): void {
+  async function open(settings: WriterSettings): Promise<void> {
     faultHooks = settings.faultHooks === true
-    dbPath = settings.dbPath
     try {
-      db = openWriteConnection(settings.dbPath)
+      store = await openWriteStore(settings.store, settings)
     } catch (error) {
-      send({ type: 'fatal', message: `cannot open ${settings.dbPath}: ${(error as Error).message}`, corrupt: isCorruption(error) })
+      const corrupt = error instanceof StoreOpenError && error.corrupt
+      const message = error instanceof StoreOpenError ? error.message : `cannot open ${describeStore(settings.store)}: ${(error as Error).message}`
+      send({ type: 'fatal', message, corrupt })
       return
     }
-    const problem = integrityProblem(db)
-    if (problem) {
-      db.close()
-      db = undefined
-      send({ type: 'fatal', message: `${settings.dbPath} is damaged (PRAGMA quick_check: ${problem}); restore it from a backup or move it aside`, corrupt: true })
-      return
-    }
-    try {
-      writer = new MetricsWriter(db, settings)
-    } catch (error) {
-      db.close()
-      db = undefined
-      send({ type: 'fatal', message: `cannot open ${settings.dbPath}: ${(error as Error).message}`, corrupt: isCorruption(error) })
-      return
-    }
-    cleanupTimer = setInterval(() => cleanup(), settings.cleanupIntervalMs)
+    sqlite = store instanceof SqliteWriteStore ? store : undefined
+    cleanupTimer = setInterval(() => void cleanup(), settings.cleanupIntervalMs)
     send({ type: 'ready' })
     // A file written before chunks, or days closed while the master was down.
     startCompaction(Date.now())
   }
 
-  /** Queues every node span closed as of `now` for compaction, one step at a time between writes. */
+  /** Queues every node span closed as of `now` for compaction, one step at a time between writes (SQLite). */
   function startCompaction(now: number): void {
-    if (!writer) return
+    if (!sqlite) return
     try {
-      const items = writer.compactor.pending(now)
+      const items = sqlite.writer.compactor.pending(now)
       if (items.length === 0) return
       if (compaction) compaction.items.push(...items)
       else {
@@ -90,19 +82,19 @@ export function serveWriter(self: Port): void {
   }
 
   function compactStep(): void {
-    if (!writer || !compaction) return
+    if (!sqlite || !compaction) return
     // Agents wait for their commits; compaction waits for them.
     if (queue.length > 0) return void setTimeout(compactStep, 1)
-    const free = freeBytes(dbPath)
+    const free = freeBytes(sqlite.dbPath)
     if (free !== undefined && free < COMPACTION_MIN_FREE_BYTES) {
-      console.error(`history compaction paused: ${(free / 2 ** 20).toFixed(0)} MB free beside ${dbPath}, ` +
+      console.error(`history compaction paused: ${(free / 2 ** 20).toFixed(0)} MB free beside ${sqlite.dbPath}, ` +
         `below ${COMPACTION_MIN_FREE_BYTES / 2 ** 20} MB; agents' writes keep the space (the next cleanup tick tries again)`)
       compaction.items = []
     }
     const step = compaction.items.splice(0, COMPACT_SPANS_PER_STEP)
     try {
       // A node with more closed spans goes to the back of the line.
-      compaction.items.push(...writer.compactor.compact(step, compaction.points))
+      compaction.items.push(...sqlite.writer.compactor.compact(step, compaction.points))
       compaction.spans += step.length
     } catch (error) {
       console.error(`history compaction failed (the next cleanup tick tries again): ${(error as Error).message}`)
@@ -114,66 +106,75 @@ export function serveWriter(self: Port): void {
     compaction = undefined
   }
 
-  /** What PRAGMA quick_check finds wrong with the file, or undefined when it is sound. */
-  function integrityProblem(db: Database): string | undefined {
+  async function cleanup(now = Date.now()): Promise<void> {
+    if (!store || cleaning) return
+    cleaning = true
     try {
-      const rows = db.query('PRAGMA quick_check').all() as { quick_check: string }[]
-      const found = rows.map((row) => row.quick_check).filter((line) => line !== 'ok')
-      return found.length === 0 ? undefined : found.slice(0, 3).join('; ')
-    } catch (error) {
-      return (error as Error).message
-    }
-  }
-
-  /** SQLite's words for a file that is not a sound database. */
-  const isCorruption = (error: unknown) => /not a database|malformed|corrupt/i.test((error as Error).message)
-
-  function cleanup(now = Date.now()): void {
-    if (!writer) return
-    try {
-      send({ type: 'cleaned', ...writer.cleanup(now) })
+      send({ type: 'cleaned', ...(await store.cleanup(now)) })
     } catch (error) {
       console.error(`retention cleanup failed: ${(error as Error).message}`)
+    } finally {
+      cleaning = false
     }
     startCompaction(now)
   }
 
   function scheduleFlush(): void {
-    if (flushScheduled) return
+    if (flushScheduled || writing) return
     flushScheduled = true
-    setImmediate(flush)
+    setImmediate(() => void flush())
   }
 
-  function flush(): void {
+  /** Commits what waits, as one transaction; whatever arrives while it runs goes into the next. */
+  function flush(): Promise<void> {
     flushScheduled = false
-    if (!writer || queue.length === 0) return
+    if (writing) return writing
+    if (!store || queue.length === 0) return Promise.resolve()
     const taken = queue.splice(0, batchesToTake(queue))
     const rowCount = taken.reduce((count, item) => count + item.rows.length, 0)
     const batches = taken.map((item) => item.batch)
     if (injectedDelayMs > 0) Bun.sleepSync(injectedDelayMs)
-    try {
-      const started = performance.now()
-      const written = writer.write(taken.flatMap((item) => item.rows))
+    const started = performance.now()
+    const settle = (written: boolean[]) => {
       let at = 0
       const stored = taken.map((item) => item.rows.reduce((count) => count + (written[at++] ? 1 : 0), 0))
       send({ type: 'committed', batches, stored, rows: rowCount, ms: performance.now() - started })
-    } catch (error) {
-      send({ type: 'failed', batches, message: (error as Error).message })
     }
-    if (queue.length > 0) scheduleFlush()
+    const fail = (error: unknown) => send({ type: 'failed', batches, message: (error as Error).message })
+    let result: boolean[] | Promise<boolean[]>
+    try {
+      result = store.write(taken.flatMap((item) => item.rows))
+    } catch (error) {
+      fail(error)
+      return next()
+    }
+    // SQLite has committed by now; PostgreSQL answers later, and the next transaction waits for it.
+    if (!(result instanceof Promise)) {
+      settle(result)
+      return next()
+    }
+    writing = result.then(settle, fail).finally(() => {
+      writing = undefined
+      return next()
+    })
+    return writing
   }
 
-  function close(): void {
-    if (crashOnClose) throw new Error('injected writer crash at close')
+  function next(): Promise<void> {
+    if (queue.length > 0) scheduleFlush()
+    return Promise.resolve()
+  }
+
+  async function close(): Promise<void> {
     clearInterval(cleanupTimer)
     compaction = undefined
-    while (queue.length > 0) flush()
-    if (db) {
-      db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
-      db.close()
+    while (writing || queue.length > 0) await flush()
+    try {
+      await store?.close()
+    } catch (error) {
+      console.error(`closing the store: ${(error as Error).message}`)
     }
-    db = undefined
-    writer = undefined
+    store = sqlite = undefined
     send({ type: 'closed' })
   }
 
@@ -188,11 +189,11 @@ export function serveWriter(self: Port): void {
         crashOnClose = true
         return
       case 'read-only':
-        db!.exec(`PRAGMA query_only = ${fault.on ? 1 : 0}`)
+        sqlite!.db.exec(`PRAGMA query_only = ${fault.on ? 1 : 0}`)
         return
       case 'disk-full': {
-        const pages = (db!.query('PRAGMA page_count').get() as { page_count: number }).page_count
-        db!.exec(`PRAGMA max_page_count = ${fault.on ? pages : 1_073_741_823}`)
+        const pages = (sqlite!.db.query('PRAGMA page_count').get() as { page_count: number }).page_count
+        sqlite!.db.exec(`PRAGMA max_page_count = ${fault.on ? pages : 1_073_741_823}`)
         return
       }
     }
@@ -208,7 +209,7 @@ export function serveWriter(self: Port): void {
   function handle(message: HubToWriter): void {
     switch (message.type) {
       case 'open':
-        return open(message.settings)
+        return void open(message.settings)
       case 'write': {
         let rows: NodeRow[]
         try {
@@ -222,9 +223,11 @@ export function serveWriter(self: Port): void {
         return scheduleFlush()
       }
       case 'cleanup':
-        return cleanup(message.now)
+        return void cleanup(message.now)
       case 'close':
-        return close()
+        // Thrown here, not in the promise: an actor that throws dies, as the test of a crash at close needs.
+        if (crashOnClose) throw new Error('injected writer crash at close')
+        return void close()
     }
   }
 }

@@ -1,10 +1,12 @@
 import type { CleanupResult } from '../storage/metrics-writer'
 import type { EncodedRows } from '../storage/node-rows'
+import type { StoreLocation } from '../storage/store'
 
 /** The channel between the DataHub actor on the main thread and the writer Worker. */
 
 export interface WriterSettings {
-  dbPath: string
+  /** SQLite at DB_PATH or PostgreSQL at DATABASE_URL */
+  store: StoreLocation
   sampleIntervalMs: number
   retentionMs: number
   retentionHourlyMs: number

@@ -1,0 +1,19 @@
+import { openReadConnection } from './connection'
+import { MetricsReader } from './metrics-reader'
+import { SqliteWriteStore, StoreOpenError } from './sqlite-store'
+import type { ReadStore, StoreLocation, WriteStore, WriteStoreSettings } from './store'
+
+/** The writer's store of the dialect `location` names, opened and migrated. Throws StoreOpenError. */
+export async function openWriteStore(location: StoreLocation, settings: WriteStoreSettings): Promise<WriteStore> {
+  if (location.dialect === 'sqlite') return SqliteWriteStore.open(location.dbPath, settings)
+  throw new StoreOpenError('PostgreSQL is not built yet')
+}
+
+/**
+ * The gateway's store: SQLite read-only (the writer has created the file by then), or PostgreSQL
+ * at DATABASE_READ_URL when given (a replica), else DATABASE_URL.
+ */
+export async function openReadStore(location: StoreLocation): Promise<ReadStore> {
+  if (location.dialect === 'sqlite') return new MetricsReader(openReadConnection(location.dbPath))
+  throw new StoreOpenError('PostgreSQL is not built yet')
+}
