@@ -5,7 +5,7 @@
  * Bounded by total size, least recently used first out.
  */
 export class AnswerCache {
-  private readonly entries = new Map<string, { version: string; body: Uint8Array }>()
+  private readonly entries = new Map<string, { version: string; body: Uint8Array; etag?: string }>()
   private bytes = 0
 
   constructor(private readonly maxBytes: number) {}
@@ -16,6 +16,17 @@ export class AnswerCache {
     this.entries.delete(key) // re-insert: Map order is the recency order
     this.entries.set(key, entry)
     return entry.body
+  }
+
+  /**
+   * The answer's entity tag, from its bytes: two masters that hold the same data give the same tag,
+   * so a dashboard behind a load balancer revalidates on either. Worked out once per answer, when
+   * first asked for.
+   */
+  etag(key: string, version: string, body: Uint8Array): string {
+    const entry = this.entries.get(key)
+    if (entry?.version === version && entry.body === body) return (entry.etag ??= etagOf(body))
+    return etagOf(body)
   }
 
   set(key: string, version: string, body: Uint8Array): void {
@@ -36,3 +47,5 @@ export class AnswerCache {
     this.bytes -= entry.body.byteLength
   }
 }
+
+const etagOf = (body: Uint8Array) => `W/"${Bun.hash(body).toString(36)}"`

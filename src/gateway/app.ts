@@ -103,13 +103,12 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
     const isStale = (row: LatestFigures) => statusOf(row.received_ms) === 'stale'
     const stale = figures.filter(isStale).map((row) => row.node_name)
     const version = `${dataVersionNow}|${stale.join('\n')}`
-    // A dashboard polling a list that has not changed gets 304 and no body: megabytes a poll saved,
-    // for this thread and for every other on the machine. Browsers revalidate so by themselves.
-    const etag = `W/"${BOOT}-${Bun.hash(`${key}\u0000${version}`).toString(36)}"`
-    const headers = { etag, 'cache-control': 'no-cache' }
-    if (matchesEtag(request.headers.get('if-none-match'), etag)) return new Response(null, { status: 304, headers })
     let body = lists.get(key, version)
     if (!body) lists.set(key, version, (body = build(await reader.nodeList(clusterId), isStale)))
+    // A dashboard polling a list that has not changed gets 304 and no body: megabytes a poll saved,
+    // for this thread and for every other on the machine. Browsers revalidate so by themselves.
+    const headers = { etag: lists.etag(key, version, body), 'cache-control': 'no-cache' }
+    if (matchesEtag(request.headers.get('if-none-match'), headers.etag)) return new Response(null, { status: 304, headers })
     return jsonTextResponse(body, 200, headers)
   }
   // The app's own routes, for 405 answers; bound once the app exists.
@@ -436,9 +435,6 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
   routes = () => app.routes
   return app
 }
-
-/** Tells this process's ETags from an earlier one's: data versions start again at every start. */
-const BOOT = Math.floor(Math.random() * 2 ** 32).toString(36)
 
 /** Whether an If-None-Match header names this ETag (weak comparison, as for GET). */
 function matchesEtag(header: string | null, etag: string): boolean {
