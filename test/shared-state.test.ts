@@ -30,7 +30,7 @@ afterAll(async () => {
 })
 
 /** A DataHub as the master wires it, with its own shared state on the test's Redis and a settable clock. */
-async function hubOn(url: string) {
+async function hubOn(url: string, maxClusters = 100) {
   const clock = { now: 1_000_000 }
   const gateway: HubToGateway[] = []
   const clusters = new ClusterDirectory()
@@ -48,7 +48,7 @@ async function hubOn(url: string) {
       },
       shared,
     },
-    { writeQueueLimit: 1_000, maxClusters: 100, retentionMs: RETENTION_MS, agentExpireMs: 45_000, now: () => clock.now },
+    { writeQueueLimit: 1_000, maxClusters, retentionMs: RETENTION_MS, agentExpireMs: 45_000, now: () => clock.now },
   )
   await shared.start((event) => hub.onShared(event))
   let request = 0
@@ -163,6 +163,23 @@ describe.if(hasRedis)('DataHubs sharing one Redis', () => {
     await agree(one, two, 'late-reader', { snapshotMs: 2_000_000 })
     const served = await two.envelope('late-reader')
     expect({ text: text(served.envelope), gzipped: served.gzipped }).toEqual({ text: '{"plain":true}', gzipped: false })
+  })
+
+  test('a burst of commits and heartbeats (a group commit of a large fleet) is shared whole: nothing dropped, nothing logged', async () => {
+    const one = await hubOn(redis!.url, 5_000)
+    const two = await hubOn(redis!.url, 5_000)
+    hubs = [one, two]
+    const warn = spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      for (let i = 0; i < 3_000; i++) {
+        one.post(`fleet-${i}`, 5_000_000, `{"i":${i}}`)
+        one.heartbeat(`fleet-${i}`, 5_000_001)
+      }
+      await waitFor(() => [...two.clusters.entries()].filter(([id, view]) => id.startsWith('fleet-') && view.heartbeatMs === 5_000_001).length === 3_000, 20_000)
+      expect(warn).not.toHaveBeenCalled()
+    } finally {
+      warn.mockRestore()
+    }
   })
 
   test('Redis hanging (clients paused): nothing waits on it past the command timeout, and sharing resumes after', async () => {

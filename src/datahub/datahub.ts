@@ -431,7 +431,7 @@ export class DataHub {
     // that waited on it would wait on a second system (and time out and re-post when Redis is
     // slow or gone) for nothing it needs. The price: another master may show it a few
     // milliseconds after the agent's 200, this master's gateway at once.
-    this.ports.shared?.commit(clusterId, arrival.envelope, arrival.receivedMs)
+    this.ports.shared?.commit(clusterId, arrival.envelope, arrival.receivedMs, state.observedIntervalMs)
   }
 
   /** Forgets clusters silent for RETENTION with nothing queued: their nodes have left the store by now too. */

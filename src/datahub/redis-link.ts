@@ -8,10 +8,10 @@ export const COMMAND_TIMEOUT_MS = 2_000
 const RECONNECT_MS = 500
 /** An idle link is probed this often, so a Redis that went silent is noticed without traffic. */
 const PING_MS = 5_000
-/** Commands in flight at most; beyond, an update is not shared (a failure like any other) rather than queued. */
-const MAX_IN_FLIGHT = 1_000
-/** Envelope bytes in flight at most: a slow Redis must not hold the fleet's envelopes in memory. */
+/** Bytes in flight (envelopes, mostly) past which `hasRoom` says no: the callers hold their updates back (redis-state.ts). */
 const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+/** Commands in flight at most, whatever their size; beyond, a command fails at once rather than queue (a safety net). */
+const MAX_IN_FLIGHT = 50_000
 
 export interface LinkSettings {
   url: string
@@ -20,14 +20,17 @@ export interface LinkSettings {
   onMessage(message: string): void
   /** both connections are (again) open and subscribed, or commands work again after failing: time to read everything */
   onUp(): void
+  /** a command settled: there may be room for what was held back */
+  onRoom(): void
 }
 
 /**
  * The two connections to Redis a master keeps: one for commands, one subscribed to the views'
  * channel (a subscribed connection takes no other commands). Neither ever queues or hangs a
  * request: while the link is down a command fails at once, a command in flight fails after
- * COMMAND_TIMEOUT_MS, and what is in flight is bounded. The link reconnects (and re-subscribes) by
- * itself. Failures are logged once per burst, and a line when it recovers.
+ * COMMAND_TIMEOUT_MS, and what is in flight is bounded (`hasRoom`, which callers ask first). The
+ * link reconnects (and re-subscribes) by itself. Failures are logged once per burst, and a line when
+ * it recovers.
  *
  * Bun's client reconnects by itself only so many times, and re-adds a listener per subscribe across
  * reconnections (every message twice); so each (re)connection here is a pair of fresh clients
@@ -40,6 +43,9 @@ export class RedisLink {
   private generation = 0
   private up = false
   private failures = 0
+  /** commands run so far, and how many had been when the current burst of failures began */
+  private sequence = 0
+  private burstStart = 0
   private closed = false
   private inFlight = 0
   private inFlightBytes = 0
@@ -60,6 +66,11 @@ export class RedisLink {
     return this.connect()
   }
 
+  /** Whether a command carrying `bytes` more fits now; a single command always fits an idle link. */
+  hasRoom(bytes: number): boolean {
+    return this.inFlight === 0 || (this.inFlight < MAX_IN_FLIGHT && this.inFlightBytes + bytes <= MAX_IN_FLIGHT_BYTES)
+  }
+
   /**
    * Runs a command on the command connection. Undefined when it failed (counted, and logged if it
    * begins a burst): callers go on with their own state.
@@ -68,15 +79,15 @@ export class RedisLink {
     const client = this.commands
     if (this.closed) return undefined
     if (!this.up || !client) return void this.fail('not connected', false)
-    if (this.inFlight >= MAX_IN_FLIGHT || this.inFlightBytes + bytes > MAX_IN_FLIGHT_BYTES) {
-      return void this.fail(`Redis is behind (${this.inFlight} commands, ${this.inFlightBytes} bytes in flight): updates are not shared meanwhile`, false)
-    }
+    if (this.inFlight >= MAX_IN_FLIGHT) return void this.fail(`Redis is behind: ${this.inFlight} commands in flight`, false)
     const generation = this.generation
+    const sequence = ++this.sequence
     this.inFlight++
     this.inFlightBytes += bytes
     try {
       const result = await timed(command(client))
-      if (this.failures > 0 && generation === this.generation) this.recover()
+      // Only a command sent after the failures began says they are over (one sent before may just be late).
+      if (this.failures > 0 && sequence > this.burstStart && generation === this.generation) this.recover()
       return result
     } catch (error) {
       const { code, message } = error as { code?: string; message: string }
@@ -86,6 +97,7 @@ export class RedisLink {
     } finally {
       this.inFlight--
       this.inFlightBytes -= bytes
+      this.settings.onRoom()
     }
   }
 
@@ -125,6 +137,7 @@ export class RedisLink {
   private fail(reason: string, dropConnection: boolean): void {
     if (this.closed) return // the master stops: what was in flight does not matter now
     if (this.failures++ === 0) {
+      this.burstStart = this.sequence
       console.warn(`shared state (REDIS_URL) unavailable: ${reason}; this master goes on with its own state (further failures are counted)`)
     }
     if (dropConnection) {

@@ -35,8 +35,12 @@ export type SharedEvent =
 export interface SharedState {
   /** this master's name in the shared state: the order of two snapshots received in the same millisecond */
   readonly origin: string
-  /** A snapshot this master committed; the shared state keeps it if it is the newest, and publishes the view. */
-  commit(clusterId: string, envelope: Uint8Array, receivedMs: number): void
+  /**
+   * A snapshot this master committed; the shared state keeps it if it is the newest, and publishes
+   * the view. The interval is measured in the shared state; `observedIntervalMs` (this master's
+   * measure) stands in when a snapshot of the cluster was skipped (held back behind a slow Redis).
+   */
+  commit(clusterId: string, envelope: Uint8Array, receivedMs: number, observedIntervalMs: number | undefined): void
   /** As `commit`, with the interval this master observed instead of one measured from the shared previous snapshot: after an outage. */
   restore(clusterId: string, envelope: Uint8Array, receivedMs: number, observedIntervalMs: number | undefined): void
   heartbeat(clusterId: string, atMs: number): void
