@@ -82,9 +82,14 @@ async function hubOn(url: string, maxClusters = 100) {
 
 type Hub = Awaited<ReturnType<typeof hubOn>>
 let hubs: Hub[] = []
-afterEach(() => {
+afterEach(async () => {
   for (const hub of hubs) hub.shared.close()
   hubs = []
+  // Each test starts from an empty Redis: a DataHub reads every cluster in it at its start, up to its MAX_CLUSTERS.
+  if (!redis) return
+  const client = new Bun.RedisClient(redis.url)
+  await client.send('FLUSHALL', [])
+  client.close()
 })
 
 const text = (bytes?: Uint8Array) => (bytes ? new TextDecoder().decode(bytes) : undefined)
