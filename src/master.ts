@@ -1,5 +1,6 @@
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
+import { RedisSharedState } from './datahub/redis-state'
 import type { GatewayFault, WriterFault } from './faults/hooks'
 import { gatewayThread } from './gateway/thread'
 import type { GatewayToHub, HubToGateway } from './gateway/messages'
@@ -101,18 +102,23 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
 
   let ingest: IngestPool | undefined
   const gateway = gatewayThread()
+  const shared = config.redisUrl ? new RedisSharedState(config.redisUrl, { retentionMs: config.retentionMs, now: options.now }) : undefined
   hub = new DataHub(
     {
       toIngest: (thread, message) => ingest?.send(thread, message),
       toWriter: (message) => writer.post(message),
       // Read on every call: after a restart the DataHub talks to the new gateway.
       toGateway: (message: HubToGateway) => liveGateway.send(message),
+      shared,
     },
     {
       writeQueueLimit: config.writeQueueLimit, maxClusters: config.maxClusters, retentionMs: config.retentionMs,
       agentExpireMs: config.agentExpireMs, now: options.now, monotonic: options.now,
     },
   )
+  // Before agents are taken, so their first commits are shared; Redis out of reach delays the start by
+  // a connection timeout at most, and the master goes on with its own state (retrying in the background).
+  await shared?.start((event) => hub!.onShared(event))
   const ingestSettings = {
     host: config.host,
     port: config.ingestPort,
@@ -197,6 +203,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     ingest?.terminate()
     await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
     await writer.close(2_000)
+    shared?.close()
     throw error
   }
   started = true
@@ -223,6 +230,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
       const unconfirmed = hub!.writeQueueRows
       const closed = await writer.close(Math.max(1_000, until - Date.now()))
+      shared?.close()
       if (!closed.committed) {
         problems.push(
           `${closed.reason}: ${unconfirmed} node row(s) handed to it were not confirmed (none of them was acknowledged; ` +

@@ -3,6 +3,7 @@ import type { HubToIngest, IngestToHub } from '../ingest/messages'
 import type { HubToWriter, WriterToHub } from '../writer/messages'
 import type { ClusterView, GatewayToHub, HubToGateway, MasterEvent, WriterHealth } from '../gateway/messages'
 import { admit } from './admission'
+import { compareMarks, viewMark, type SharedEvent, type SharedState, type SharedView, type SnapshotMark } from './shared'
 
 /** The newest envelope of a cluster, as the agent sent it. */
 interface HeldEnvelope {
@@ -14,10 +15,12 @@ interface HeldEnvelope {
   nodes: number
 }
 
-/** What the DataHub knows of one cluster. Everything but `queuedRows` changes only on a commit or a heartbeat. */
+/** What the DataHub knows of one cluster. Everything but `queuedRows` changes only on a commit or a heartbeat (with REDIS_URL, another master's too). */
 export interface ClusterState {
-  /** the newest envelope whose node metrics are committed */
+  /** the newest envelope whose node metrics this master committed */
   snapshot?: HeldEnvelope
+  /** the newest snapshot the shared state reported (REDIS_URL): another master's when it is newer than ours */
+  sharedSnapshot?: SnapshotMark
   /** the agent's last heartbeat (epoch ms) */
   lastHeartbeatMs?: number
   /** the agent's posting interval as observed (ms, smoothed), once two snapshots were committed */
@@ -36,6 +39,8 @@ export interface HubPorts {
   /** false when the writer is down and nothing was posted */
   toWriter(message: HubToWriter): boolean
   toGateway(message: HubToGateway): void
+  /** the state shared with other masters (REDIS_URL); its answers come back to `onShared` */
+  shared?: SharedState
 }
 
 export interface HubSettings {
@@ -160,9 +165,27 @@ export class DataHub {
 
   onGateway(message: GatewayToHub): void {
     if (message.type !== 'envelope') return
-    const snapshot = this.clusters.get(message.clusterId)?.snapshot
-    // A copy crosses to the gateway (the held one stays); it is the compressed size, usually small.
-    this.ports.toGateway({ type: 'envelope', request: message.request, envelope: snapshot?.envelope.slice(), gzipped: snapshot?.gzipped })
+    const state = this.clusters.get(message.clusterId)
+    // Another master committed a newer snapshot than ours: its bytes are in the shared state.
+    if (this.ports.shared && state && this.sharedIsNewer(state)) return this.ports.shared.envelope(message.request, message.clusterId)
+    this.sendEnvelope(message.request, state?.snapshot)
+  }
+
+  /** What the state shared with other masters (REDIS_URL) answered or published. */
+  onShared(event: SharedEvent): void {
+    switch (event.type) {
+      case 'views':
+        for (const [clusterId, view] of event.views) this.applyShared(clusterId, view)
+        return
+      case 'synced':
+        return this.onSynced(event.views)
+      case 'envelope': {
+        const state = this.clusters.get(event.clusterId)
+        // Ours when the shared state has none (expired, or Redis unreachable: ours may be older then) or ours is the newest by now.
+        if (!event.envelope || !state || !this.sharedIsNewer(state)) return this.sendEnvelope(event.request, state?.snapshot)
+        return this.ports.toGateway({ type: 'envelope', request: event.request, envelope: event.envelope, gzipped: event.gzipped })
+      }
+    }
   }
 
   onWriter(message: WriterToHub): void {
@@ -238,6 +261,74 @@ export class DataHub {
     this.scheduleFlush()
   }
 
+  /** This master's newest snapshot of the cluster in the order every master agrees on. */
+  private ownMark(state: ClusterState): SnapshotMark | undefined {
+    return state.snapshot && { receivedMs: state.snapshot.receivedMs, from: this.ports.shared?.origin ?? '' }
+  }
+
+  private newestMark(state: ClusterState): SnapshotMark | undefined {
+    const own = this.ownMark(state)
+    return compareMarks(state.sharedSnapshot, own) > 0 ? state.sharedSnapshot : own
+  }
+
+  /** Whether the newest envelope of the cluster is another master's (in the shared state), not the one held here. */
+  private sharedIsNewer(state: ClusterState): boolean {
+    return compareMarks(state.sharedSnapshot, this.ownMark(state)) > 0
+  }
+
+  private sendEnvelope(request: number, snapshot: HeldEnvelope | undefined): void {
+    // A copy crosses to the gateway (the held one stays); it is the compressed size, usually small.
+    this.ports.toGateway({ type: 'envelope', request, envelope: snapshot?.envelope.slice(), gzipped: snapshot?.gzipped })
+  }
+
+  /**
+   * A cluster's view as the shared state has it. What is newer than this master knows is taken: a
+   * later snapshot (the cluster's data changed: caches drop), the interval measured with it, a later
+   * heartbeat. An older view (an answer overtaken by another master's publication: they come on two
+   * connections) changes nothing; the order of snapshots is the one every master agrees on (SnapshotMark).
+   */
+  private applyShared(clusterId: string, view: SharedView): void {
+    if (view.snapshotMs === undefined && view.heartbeatMs === undefined) return
+    if (!this.clusters.has(clusterId) && !this.roomForNewCluster()) return
+    const state = this.state(clusterId)
+    const mark = viewMark(view)
+    const order = compareMarks(mark, this.newestMark(state))
+    let dataChanged = false
+    let changed = false
+    if (mark && order >= 0) {
+      state.sharedSnapshot = mark
+      dataChanged = order > 0
+      if (view.observedIntervalMs !== undefined && view.observedIntervalMs !== state.observedIntervalMs) {
+        state.observedIntervalMs = view.observedIntervalMs
+        changed = true
+      }
+    }
+    if (view.heartbeatMs !== undefined && view.heartbeatMs > (state.lastHeartbeatMs ?? -Infinity)) {
+      state.lastHeartbeatMs = view.heartbeatMs
+      changed = true
+    }
+    if (dataChanged || changed) this.touch(clusterId, dataChanged)
+  }
+
+  /**
+   * Everything the shared state holds, read at (re)connection. What this master holds newer (it
+   * committed or heard it while Redis was out of reach, or before it connected) is shared now; the
+   * interval goes as this master measured it, not from the gap of the outage.
+   */
+  private onSynced(views: Map<string, SharedView>): void {
+    for (const [clusterId, view] of views) this.applyShared(clusterId, view)
+    const shared = this.ports.shared
+    if (!shared) return
+    for (const [clusterId, state] of this.clusters) {
+      const view = views.get(clusterId)
+      const { snapshot, lastHeartbeatMs } = state
+      if (snapshot && compareMarks(this.ownMark(state), viewMark(view)) > 0) {
+        shared.restore(clusterId, snapshot.envelope, snapshot.receivedMs, state.observedIntervalMs)
+      }
+      if (lastHeartbeatMs !== undefined && lastHeartbeatMs > (view?.heartbeatMs ?? -Infinity)) shared.heartbeat(clusterId, lastHeartbeatMs)
+    }
+  }
+
   private onSnapshot(message: Extract<IngestToHub, { type: 'snapshot' }>, thread: number): void {
     const { request, clusterId, envelope, gzipped, receivedMs, rows, nodes } = message
     const from = { thread, request }
@@ -268,8 +359,12 @@ export class DataHub {
   private onHeartbeat(message: Extract<IngestToHub, { type: 'heartbeat' }>, thread: number): void {
     const from = { thread, request: message.request }
     if (!this.clusters.has(message.clusterId) && !this.roomForNewCluster()) return this.refuseNewCluster(from)
-    this.state(message.clusterId).lastHeartbeatMs = this.now()
+    const at = this.now()
+    this.state(message.clusterId).lastHeartbeatMs = at
     this.touch(message.clusterId, false)
+    // Shared without waiting, as a commit is (see `commit`); the shared view that comes back keeps
+    // whichever heartbeat is later, this one or one another master took meanwhile.
+    this.ports.shared?.heartbeat(message.clusterId, at)
     this.answer(from, { ok: true })
   }
 
@@ -281,7 +376,7 @@ export class DataHub {
     if (this.clusters.size < this.settings.maxClusters) return true
     const offlineSince = this.now() - this.settings.agentExpireMs
     for (const [clusterId, state] of this.clusters) {
-      if (state.snapshot || state.queuedRows > 0 || (state.lastHeartbeatMs ?? state.createdAt) >= offlineSince) continue
+      if (newestSnapshotMs(state) !== undefined || state.queuedRows > 0 || (state.lastHeartbeatMs ?? state.createdAt) >= offlineSince) continue
       this.clusters.delete(clusterId)
       this.dirty.add(clusterId)
       this.scheduleFlush()
@@ -312,28 +407,38 @@ export class DataHub {
     if (state.queuedRows === 0) this.activeClusters--
     if (ok) {
       this.commit(waiting.clusterId, state, waiting.arrival)
-    } else if (!state.snapshot && state.lastHeartbeatMs === undefined && state.queuedRows === 0) {
+    } else if (newestSnapshotMs(state) === undefined && state.lastHeartbeatMs === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
     if (waiting.request !== undefined) this.answer({ thread: waiting.thread, request: waiting.request }, { ok, message, stored })
   }
 
-  /** The writer confirmed a snapshot: now it is the cluster's state. */
+  /**
+   * The writer confirmed a snapshot: now it is the cluster's state. The interval is measured from
+   * the newest snapshot known, this master's or (REDIS_URL) another's, as the shared state does.
+   */
   private commit(clusterId: string, state: ClusterState, arrival: HeldEnvelope): void {
-    if (state.snapshot && arrival.receivedMs >= state.snapshot.receivedMs) {
-      const interval = arrival.receivedMs - state.snapshot.receivedMs
+    const previous = newestSnapshotMs(state)
+    if (previous !== undefined && arrival.receivedMs >= previous) {
+      const interval = arrival.receivedMs - previous
       // Smoothed, so one late or doubled post does not swing the stale threshold.
       state.observedIntervalMs = state.observedIntervalMs === undefined ? interval : 0.8 * state.observedIntervalMs + 0.2 * interval
     }
     if (!state.snapshot || arrival.receivedMs >= state.snapshot.receivedMs) state.snapshot = arrival
     this.touch(clusterId)
+    // Shared without waiting: the caller answers the agent in this same turn, before Redis has it.
+    // The snapshot is durable in the store already, and Redis holds derived, hot state; an agent
+    // that waited on it would wait on a second system (and time out and re-post when Redis is
+    // slow or gone) for nothing it needs. The price: another master may show it a few
+    // milliseconds after the agent's 200, this master's gateway at once.
+    this.ports.shared?.commit(clusterId, arrival.envelope, arrival.receivedMs, state.observedIntervalMs)
   }
 
   /** Forgets clusters silent for RETENTION with nothing queued: their nodes have left the store by now too. */
   private evictSilent(): void {
     const cutoff = this.now() - this.settings.retentionMs
     for (const [clusterId, state] of this.clusters) {
-      const last = Math.max(state.snapshot?.receivedMs ?? 0, state.lastHeartbeatMs ?? 0, state.createdAt)
+      const last = Math.max(newestSnapshotMs(state) ?? 0, state.lastHeartbeatMs ?? 0, state.createdAt)
       if (last >= cutoff || state.queuedRows > 0) continue
       this.clusters.delete(clusterId)
       this.dirty.add(clusterId)
@@ -396,10 +501,18 @@ export class DataHub {
     const state = this.clusters.get(clusterId)
     if (!state) return null
     return {
-      snapshotMs: state.snapshot?.receivedMs,
+      snapshotMs: newestSnapshotMs(state),
       heartbeatMs: state.lastHeartbeatMs,
       observedIntervalMs: state.observedIntervalMs,
       version: state.version,
     }
   }
+}
+
+/** When the newest snapshot of the cluster known here arrived: this master's, or another's (REDIS_URL). */
+function newestSnapshotMs(state: ClusterState): number | undefined {
+  const own = state.snapshot?.receivedMs
+  const shared = state.sharedSnapshot?.receivedMs
+  if (own === undefined || shared === undefined) return own ?? shared
+  return Math.max(own, shared)
 }

@@ -85,39 +85,57 @@ export async function startPostgres(): Promise<Engine> {
   }
 }
 
-/** A Redis server without persistence, in the foreground of a child process. */
+/** A Redis server without persistence, in the foreground of a child process; `halt` ends it, `resume` starts another on its port. */
 export async function startRedis(): Promise<Engine> {
   if (!REDIS_SERVER) throw new Error(missingEngine('redis'))
   const dir = mkdtempSync(join(tmpdir(), 'nmm-redis-'))
   const port = await freePort()
-  const proc = Bun.spawn([REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdout: 'ignore',
-    stderr: 'pipe',
-  })
   const url = `redis://127.0.0.1:${port}`
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      const client = new Bun.RedisClient(url)
-      await client.send('PING', [])
-      client.close()
-      break
-    } catch (error) {
-      if (proc.exitCode !== null || Date.now() > deadline) {
-        proc.kill('SIGKILL')
-        throw new Error(`redis-server did not start: ${(error as Error).message}`)
+  const launch = async () => {
+    const proc = Bun.spawn([REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+      stdout: 'ignore',
+      stderr: 'pipe',
+    })
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const client = new Bun.RedisClient(url, { autoReconnect: false })
+      try {
+        await client.send('PING', [])
+        return proc
+      } catch (error) {
+        if (proc.exitCode !== null || Date.now() > deadline) {
+          proc.kill('SIGKILL')
+          throw new Error(`redis-server did not start: ${(error as Error).message}`)
+        }
+        await Bun.sleep(50)
+      } finally {
+        client.close()
       }
-      await Bun.sleep(50)
     }
+  }
+  let proc: Awaited<ReturnType<typeof launch>> | undefined = await launch()
+  const end = async () => {
+    proc?.kill('SIGTERM')
+    await proc?.exited
+    proc = undefined
   }
   return {
     url,
     async stop() {
-      proc.kill('SIGTERM')
-      await proc.exited
+      await end()
       rmSync(dir, { recursive: true, force: true })
     },
-    halt: () => Promise.reject(new Error('not yet')),
-    resume: () => Promise.reject(new Error('not yet')),
+    // Saved to its dir on the way down (it runs without persistence otherwise), so `resume` starts on the same data.
+    async halt() {
+      if (!proc) return
+      const client = new Bun.RedisClient(url, { autoReconnect: false })
+      await client.send('SHUTDOWN', ['SAVE']).catch(() => {}) // the server closes the connection instead of answering
+      client.close()
+      await proc.exited
+      proc = undefined
+    },
+    async resume() {
+      if (!proc) proc = await launch()
+    },
   }
 }
