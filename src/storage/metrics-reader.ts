@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import type { Database } from 'bun:sqlite'
 import type { FleetPoint, HistoryPoint, Metric } from '../model'
 import { FIGURES, LATEST_COLUMNS, type FigureKey } from '../model/figures'
@@ -37,6 +38,7 @@ export type NodeTimes = { cluster_id: string; node_name: string; snapshot_ms: nu
 
 /** Every query the gateway runs, on a read-only connection. It never waits for the writer. */
 export class MetricsReader {
+  readonly dialect = 'sqlite' as const
   private readonly listFiguresStatement
   private readonly listSnapshotsStatement
   private readonly nodeTimesStatement
@@ -192,6 +194,12 @@ export class MetricsReader {
   /** Throws when the connection cannot read the schema (a file gone, corrupt or locked away). */
   ping(): void {
     this.db.query('SELECT COUNT(*) FROM node_metrics_latest WHERE id = 0').get()
+  }
+
+  /** Bytes of the database file and its WAL. */
+  sizeBytes(): number {
+    const size = (path: string) => (existsSync(path) ? statSync(path).size : 0)
+    return size(this.db.filename) + size(`${this.db.filename}-wal`)
   }
 
   close(): void {
