@@ -44,6 +44,7 @@ interface KnownNode {
  * written many rows per statement (batch-upsert.ts).
  */
 export class MetricsWriter {
+  readonly dialect = 'sqlite' as const
   private readonly known = new Map<string, KnownNode>()
   private readonly findNode
   private readonly insertIdentity
@@ -192,6 +193,12 @@ export class MetricsWriter {
       this.deleteForgottenNodes.run()
       return { points, nodes: gone.length, removed: gone.map((node) => ({ cluster: node.cluster_id, node: node.node_name })) }
     })()
+  }
+
+  /** Checkpoints the WAL into the file, truncates it, and closes the connection. */
+  close(): void {
+    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+    this.db.close()
   }
 
   /** false when the row changed nothing: its node already has this snapshot or a newer one. */

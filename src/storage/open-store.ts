@@ -1,12 +1,13 @@
 import { openReadConnection } from './connection'
 import { MetricsReader } from './metrics-reader'
-import { SqliteWriteStore, StoreOpenError } from './sqlite-store'
+import { openPostgresReadStore, openPostgresWriteStore } from './postgres'
+import { SqliteWriteStore } from './sqlite-store'
 import type { ReadStore, StoreLocation, WriteStore, WriteStoreSettings } from './store'
 
 /** The writer's store of the dialect `location` names, opened and migrated. Throws StoreOpenError. */
 export async function openWriteStore(location: StoreLocation, settings: WriteStoreSettings): Promise<WriteStore> {
   if (location.dialect === 'sqlite') return SqliteWriteStore.open(location.dbPath, settings)
-  throw new StoreOpenError('PostgreSQL is not built yet')
+  return openPostgresWriteStore(location.url, settings)
 }
 
 /**
@@ -15,5 +16,5 @@ export async function openWriteStore(location: StoreLocation, settings: WriteSto
  */
 export async function openReadStore(location: StoreLocation): Promise<ReadStore> {
   if (location.dialect === 'sqlite') return new MetricsReader(openReadConnection(location.dbPath))
-  throw new StoreOpenError('PostgreSQL is not built yet')
+  return openPostgresReadStore(location.readUrl ?? location.url)
 }

@@ -58,8 +58,7 @@ export class SqliteWriteStore implements WriteStore {
 
   /** Truncates the WAL, so a stopped master leaves one file. */
   close(): void {
-    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
-    this.db.close()
+    this.writer.close()
   }
 }
 

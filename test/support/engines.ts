@@ -69,19 +69,21 @@ export async function startPostgres(): Promise<Engine> {
   if (asRoot) chownSync(dir, postgresId('-u'), postgresId('-g'))
   const data = join(dir, 'data')
   const port = await freePort()
+  const pgCtl = (...args: string[]) => as([join(PG_BIN!, 'pg_ctl'), '-D', data, ...args])
+  // The same data dir, port and socket dir on every start: `resume` brings back the server `halt` stopped.
+  const start = () =>
+    run(pgCtl('-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'), 'pg_ctl start')
   await run(as([join(PG_BIN, 'initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), 'initdb')
-  await run(
-    as([join(PG_BIN, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']),
-    'pg_ctl start',
-  )
+  await start()
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     async stop() {
-      await run(as([join(PG_BIN!, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']), 'pg_ctl stop').catch(() => {})
+      await run(pgCtl('-m', 'immediate', '-w', 'stop'), 'pg_ctl stop').catch(() => {})
       rmSync(dir, { recursive: true, force: true })
     },
-    halt: () => Promise.reject(new Error('not yet')),
-    resume: () => Promise.reject(new Error('not yet')),
+    // Fast: sessions are ended (clients see their connections close) and the data is kept.
+    halt: () => run(pgCtl('-m', 'fast', '-w', '-t', '30', 'stop'), 'pg_ctl stop'),
+    resume: start,
   }
 }
 
