@@ -77,10 +77,12 @@ async function answer(api: string, path: string) {
   return { path, status: response.status, headers, body: await response.text() }
 }
 
-async function answersOf(master: MasterProcess) {
-  const all = []
-  for (const path of routes()) all.push(await answer(master.api, path))
-  return all
+/** Both masters' answers to the same requests. */
+async function answersOfBoth(one: MasterProcess, two: MasterProcess) {
+  const paths = routes()
+  const answers: [Awaited<ReturnType<typeof answer>>, Awaited<ReturnType<typeof answer>>][] = []
+  for (const path of paths) answers.push([await answer(one.api, path), await answer(two.api, path)])
+  return answers
 }
 
 /** Points each node has in a tier's table: every acknowledged snapshot must be counted once. */
@@ -103,12 +105,12 @@ describe.if(ready)('two masters on one PostgreSQL and Redis', () => {
     // Redis carries each master's commits and heartbeats to the other within moments.
     const [one, two] = [masters[0]!, masters[1]!]
     await waitFor(async () => (await answer(one.api, '/api/v2/clusters')).body === (await answer(two.api, '/api/v2/clusters')).body, 10_000)
-    const [first, second] = [await answersOf(one), await answersOf(two)]
-    for (const [index, mine] of first.entries()) {
+    const answers = await answersOfBoth(one, two)
+    for (const [mine, theirs] of answers) {
       expect(mine.status).toBe(200)
-      expect(second[index]).toEqual(mine)
+      expect(theirs).toEqual(mine)
     }
-    const clusters = JSON.parse(first[1]!.body).clusters
+    const clusters = JSON.parse(answers[1]![0].body).clusters
     expect(clusters.map((cluster: { cluster_id: string; nodes: number }) => [cluster.cluster_id, cluster.nodes])).toEqual([['A', 3], ['B', 2]])
   })
 
@@ -149,7 +151,6 @@ describe.if(ready)('two masters on one PostgreSQL and Redis', () => {
   test('master 1 started again on the same stores answers as master 2 does', async () => {
     masters[0] = await spawnMaster(env())
     const [one, two] = [masters[0], masters[1]!]
-    const [first, second] = [await answersOf(one), await answersOf(two)]
-    for (const [index, mine] of first.entries()) expect(second[index]).toEqual(mine)
+    for (const [mine, theirs] of await answersOfBoth(one, two)) expect(theirs).toEqual(mine)
   })
 })
