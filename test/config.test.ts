@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { ConfigError, loadConfig } from '../src/config/config'
+import { ConfigError, loadConfig, redact } from '../src/config/config'
 import { parseAgentTokens, parseDuration } from '../src/config/parse'
 
 // Real servers, Workers and processes: bun's 5 s per test is too short on a busy CI machine.
@@ -53,5 +53,36 @@ describe('configuration', () => {
     const run = Bun.spawnSync(['bun', 'run', 'src/main.ts'], { env: { ...process.env, SAMPLE_INTERVAL: 'soon' } })
     expect(run.exitCode).toBe(2)
     expect(run.stderr.toString()).toContain('SAMPLE_INTERVAL: expected a duration')
+  })
+})
+
+describe('store URLs (DATABASE_URL, DATABASE_READ_URL, REDIS_URL)', () => {
+  test('pick the dialect; a wrong scheme or a read URL alone is refused, naming the variable and never the password', () => {
+    expect(loadConfig({}).store).toEqual({ dialect: 'sqlite', dbPath: './data/metrics.db' })
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/m', DATABASE_READ_URL: 'postgresql://u:p@replica/m' }).store)
+      .toEqual({ dialect: 'postgres', url: 'postgres://u:p@db/m', readUrl: 'postgresql://u:p@replica/m' })
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redisUrl).toBe('redis://cache:6379')
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env)
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError)
+        return (error as Error).message
+      }
+      throw new Error('accepted')
+    }
+    expect(refusal({ DATABASE_URL: 'mysql://u:SECRET@db/m' })).toMatch(/^DATABASE_URL: expected a postgres: or postgresql: URL/)
+    expect(refusal({ DATABASE_URL: 'not a url SECRET' })).toMatch(/^DATABASE_URL: /)
+    expect(refusal({ DATABASE_READ_URL: 'postgres://replica/m' })).toMatch(/^DATABASE_READ_URL: needs DATABASE_URL/)
+    expect(refusal({ REDIS_URL: 'http://cache' })).toMatch(/^REDIS_URL: /)
+    for (const env of [{ DATABASE_URL: 'mysql://u:SECRET@db/m' }, { DATABASE_URL: 'not a url SECRET' }]) expect(refusal(env)).not.toContain('SECRET')
+  })
+
+  test('redact hides passwords however they are written: a raw @ or / in them, or a password parameter', () => {
+    expect(redact('postgres://nmm:Pa@ss/SECRET@db:5432/metrics')).toBe('postgres://nmm:***@db:5432/metrics')
+    expect(redact('redis://:ab@cdSECRET@cache:6379')).toBe('redis://:***@cache:6379')
+    expect(redact('postgres://nmm@db/metrics?sslmode=require&password=SECRET')).toBe('postgres://nmm@db/metrics?sslmode=require&password=***')
+    expect(redact('postgres://db/metrics')).toBe('postgres://db/metrics')
+    expect(redact('SECRET')).toBe('***')
   })
 })

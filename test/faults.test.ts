@@ -198,10 +198,17 @@ describe('health sees reads', () => {
     const health = await getJson(`${master.api}/healthz`)
     expect(health.body).toMatchObject({ status: 'degraded', writer: 'up', reads: 'failing' })
     expect(health.body.reason).toMatch(/^reads fail: /)
-    // A query that cannot read is a 500 JSON error, and the gateway stays up to say so.
+    // A query that cannot read is a 503 JSON error with Retry-After, and the gateway stays up to say so.
     const list = await fetch(`${master.api}/api/v2/clusters/c/node-metrics`)
-    expect(list.status).toBe(500)
-    expect(await list.json()).toMatchObject({ error: 'internal' })
+    expect(list.status).toBe(503)
+    expect(list.headers.get('retry-after')).toBe('5')
+    expect(await list.json()).toMatchObject({ error: 'store_unavailable' })
+    // /metrics still gives the master's own figures, without the node gauges it cannot read.
+    const metrics = await fetch(`${master.api}/metrics`)
+    expect(metrics.status).toBe(200)
+    const text = await metrics.text()
+    expect(text).toContain('nmm_snapshots_received_total')
+    expect(text).not.toMatch(/^node_cpu_usage_percent\{/m)
   })
 })
 

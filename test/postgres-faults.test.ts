@@ -4,6 +4,13 @@ import { engineOrSkip, startPostgres, type Engine } from './support/engines'
 import { failoverAgent } from './support/failover-agent'
 import { startTestMaster, type RunningMaster } from './support/master'
 import { waitFor } from './support/wait'
+import { openPostgresWriteStore } from '../src/storage/postgres'
+import { historyTiers } from '../src/storage/tiers'
+import { STUCK_WRITE_MS } from '../src/writer/actor'
+import { nodeSnapshot } from './support/snapshots'
+import { deriveFigures } from '../src/figures/derive'
+import { LATEST_EXTRAS } from '../src/model/figures'
+import type { NodeRow } from '../src/storage/node-rows'
 
 // A PostgreSQL stop and start, and the master's reconnection, take seconds.
 setDefaultTimeout(120_000)
@@ -63,6 +70,80 @@ test.if(ready)('PostgreSQL stopped under load: 503 with Retry-After and never a 
     }
     const [latest] = await sql`SELECT MIN(snapshot_ms) AS oldest FROM node_metrics_latest`
     expect(Number(latest.oldest)).toBe(agent.sent.at(-1)!)
+  } finally {
+    await sql.close()
+  }
+})
+
+const SETTINGS = { sampleIntervalMs: 10_000, retentionMs: 86_400_000, retentionHourlyMs: 30 * 86_400_000 }
+
+/** A node row as the ingest thread makes it. */
+function row(cluster: string, node: string, ts: number): NodeRow {
+  const snapshot = nodeSnapshot(node, ts, { cpu: 10 })
+  const { values, extras } = deriveFigures(snapshot as never, { netExclude: /^lo$/ })
+  return {
+    cluster, node, snapshotMs: ts, values, json: new TextEncoder().encode(JSON.stringify(snapshot)),
+    ...Object.fromEntries(LATEST_EXTRAS.map((extra) => [extra.key, extras[extra.key]])),
+  } as NodeRow
+}
+
+test.if(ready)("a master frozen inside its transaction, holding its nodes' locks, stops another only for moments: the server ends the frozen session, the other's write waits at most its lock timeout", async () => {
+  expect(historyTiers(SETTINGS).length).toBe(2)
+  const [frozen, other] = await Promise.all([openPostgresWriteStore(postgres!.url, SETTINGS), openPostgresWriteStore(postgres!.url, SETTINGS)])
+  try {
+    const ts = Date.now() - 60_000
+    await frozen.write([row('locks', 'n-0', ts)])
+    // Frozen between its statements and its commit, its locks held: to the server, idle in a transaction.
+    frozen.beforeCommit = () => new Promise<never>(() => {})
+    const frozenWrite = frozen.write([row('locks', 'n-0', ts + 1_000)]).then(() => 'committed', (error: Error) => error.message)
+    await Bun.sleep(200)
+
+    const started = performance.now()
+    const blocked = await other.write([row('locks', 'n-0', ts + 2_000)]).then(() => 'written', (error: Error) => error.message)
+    const waited = performance.now() - started
+    expect(blocked).toMatch(/lock timeout/i)
+    expect(waited).toBeGreaterThan(4_000)
+    expect(waited).toBeLessThan(8_000) // its lock_timeout (5 s), not the frozen master's pleasure
+
+    // The server ends the frozen session (idle_in_transaction_session_timeout); the other master writes again.
+    expect(await frozenWrite).toMatch(/idle-in-transaction|terminat|closed/i)
+    expect(await other.write([row('locks', 'n-0', ts + 3_000)])).toEqual([true])
+  } finally {
+    frozen.beforeCommit = undefined
+    await Promise.all([frozen.close(), other.close()])
+  }
+})
+
+test.if(ready)('PostgreSQL hanging (stopped with SIGSTOP, not refusing): /healthz answers at once and says why, agents get 503 instead of waiting, and all goes on when it wakes', async () => {
+  const agent = failoverAgent('hang', NODES, () => [master!.ingest], Date.now() - 300_000, 1_000)
+  await waitFor(() => agent.sent.length >= 10, 30_000)
+  await postgres!.freeze!(true)
+  const frozenAt = performance.now()
+  try {
+    const asked = performance.now()
+    const health = await fetch(`${master!.api}/healthz`)
+    expect(performance.now() - asked).toBeLessThan(5_000)
+    expect(health.status).toBe(503)
+    expect(((await health.json()) as { reason: string }).reason).toMatch(/did not answer/)
+    // Once the transaction is stuck its agent is told it is unconfirmed (504: it may still commit), and
+    // what comes behind it is refused (503: it never reached the store) — long before an agent's 60 s deadline.
+    await waitFor(() => agent.refusals.some((refusal) => refusal.at > frozenAt && refusal.what.startsWith('504')), STUCK_WRITE_MS + 5_000)
+    await waitFor(() => agent.refusals.some((refusal) => refusal.at > frozenAt && refusal.what.startsWith('503')), 5_000)
+    const list = await fetch(`${master!.api}/api/v2/clusters/hang/node-metrics`)
+    expect(list.status).toBe(503)
+    expect(list.headers.get('retry-after')).toBeTruthy()
+  } finally {
+    await postgres!.freeze!(false)
+  }
+  const sentWhenAwake = agent.sent.length
+  await waitFor(() => agent.sent.length >= sentWhenAwake + 10, 60_000)
+  await agent.stop()
+  const sql = new SQL(postgres!.url)
+  try {
+    const rows: { samples: string | number }[] = await sql.unsafe(
+      `SELECT SUM(h.samples) AS samples FROM node_metrics_history h JOIN nodes n ON n.id = h.node_id WHERE n.cluster_id = 'hang' GROUP BY n.node_name`,
+    )
+    expect(rows.map((row) => Number(row.samples))).toEqual(NODES.map(() => agent.sent.length))
   } finally {
     await sql.close()
   }

@@ -200,7 +200,19 @@ function parseUrl(text: string, protocols: string[]): string | undefined {
 
 /** A URL with its password left out, for messages and logs. */
 export function redact(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0]
+  if (!scheme) return '***' // not a URL at all: nothing in it is known not to be a secret
+  const end = url.search(/[?#]/) === -1 ? url.length : url.search(/[?#]/)
+  // The user information ends at the last @ before the query: a password may hold a raw @ or /.
+  const at = url.lastIndexOf('@', end - 1)
+  let shown = url
+  if (at >= scheme.length) {
+    const user = url.slice(scheme.length, at).split(':')[0]
+    const hidden = url.slice(scheme.length, at).includes(':') ? `${user}:***` : user
+    shown = `${scheme}${hidden}${url.slice(at)}`
+  }
+  // libpq and Redis URLs may carry a password as a query parameter too.
+  return shown.replace(/([?&](?:password|pass|pwd|sslpassword|token|secret)=)[^&#]*/gi, '$1***')
 }
 
 /** "https://ui.example,http://10.0.0.5:3000" or "*": origins exactly as a browser sends them. */

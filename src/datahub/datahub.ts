@@ -203,6 +203,10 @@ export class DataHub {
         this.count({ kind: 'write-failed', batches: message.batches.length })
         for (const batch of message.batches) this.settle(batch, false, 'the snapshot could not be stored; retry')
         return
+      case 'unconfirmed':
+        this.setWriter({ state: 'stalled', reason: message.message })
+        for (const batch of message.batches) this.unconfirmed(batch, message.message)
+        return
       case 'compacted':
         // Chunks answer exactly what their rows did: no cached answer changes.
         return this.count({ kind: 'compacted', points: message.points })
@@ -411,6 +415,20 @@ export class DataHub {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
     if (waiting.request !== undefined) this.answer({ thread: waiting.thread, request: waiting.request }, { ok, message, stored })
+  }
+
+  /**
+   * The agent waiting for `batch` is told now that its snapshot may or may not be stored (504, as at
+   * its deadline: sending it again is safe) instead of waiting on a store that does not answer. The
+   * batch stays counted until the writer settles it.
+   */
+  private unconfirmed(batch: number, why: string): void {
+    const waiting = this.waiting.get(batch)
+    if (waiting?.request === undefined) return
+    this.answer({ thread: waiting.thread, request: waiting.request }, {
+      ok: false, status: 504, code: 'unconfirmed', retryAfterSeconds: 5, message: `${why}: it may still be stored; sending it again is safe`,
+    })
+    waiting.request = undefined
   }
 
   /**

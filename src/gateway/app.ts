@@ -55,8 +55,8 @@ const utf8 = new TextEncoder()
 
 const ClusterParams = t.Object({ clusterId: Name })
 const NodeParams = t.Object({ clusterId: Name, nodeName: Name })
-// 500: an error the gateway did not expect, e.g. the database could not be read (/healthz then says why).
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 500: ErrorBody }
+// 503: the store cannot be read now (/healthz says why); 500: an error the gateway did not expect.
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 500: ErrorBody, 503: ErrorBody }
 const security = [{ bearer: [] }]
 
 /**
@@ -184,7 +184,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           responses: {
             200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
             401: { description: 'no or a wrong token (API_TOKENS)', content: { 'application/json': { schema: ErrorBody } } },
-            500: { description: 'the latest figures could not be read (/healthz says why)', content: { 'application/json': { schema: ErrorBody } } },
+            500: { description: 'an error the gateway did not expect (the node gauges are left out, not the whole answer, while the store cannot be read)', content: { 'application/json': { schema: ErrorBody } } },
           },
         },
       },
@@ -261,7 +261,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
         return jsonResponse({ clusters } satisfies ClusterList)
       },
       {
-        response: { 200: ClusterList, 401: ErrorBody },
+        response: { 200: ClusterList, 401: ErrorBody, 503: ErrorBody },
         detail: { tags: ['node-metrics'], security, summary: 'Every cluster with its agent status, last snapshot and node counts' },
       },
     )
@@ -297,7 +297,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       },
       {
         params: ClusterParams,
-        response: { 200: EnvelopeBody, ...errors, 503: ErrorBody },
+        response: { 200: EnvelopeBody, ...errors },
         detail: {
           tags: ['node-metrics'],
           security,
@@ -392,7 +392,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
           atlhyperNodeList(atlhyperSummary(figures, isStale), snapshots)),
       {
         query: AtlHyperQuery,
-        response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: AtlHyperNodeList, 400: ErrorBody, 401: ErrorBody, 503: ErrorBody },
         detail: {
           tags: ['atlhyper'],
           security,

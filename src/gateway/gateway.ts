@@ -1,4 +1,5 @@
 import { openReadStore } from '../storage/open-store'
+import { guardedReads, withDeadline } from './guarded-reads'
 import { stopGatewayServer } from './stop'
 import type { Health } from '../model'
 import { gatewayApp } from './app'
@@ -7,6 +8,8 @@ import type { GatewaySettings, GatewayToHub, HubToGateway, WriterHealth } from '
 import { PrometheusMetrics } from './prometheus'
 import { FleetStatus } from './status'
 
+/** How long a health probe or a cache check waits for the store: both read a row or two. */
+const QUICK_READ_MS = 2_000
 /** A client waits at most this long for the DataHub to hand over an envelope. */
 const ENVELOPE_DEADLINE_MS = 5_000
 /** At a stop, requests in flight get this long to finish before every connection is closed. */
@@ -24,7 +27,8 @@ type Held = { envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }
 
 /** Opens the gateway's read store and serves the query port; throws (naming the port) if it cannot listen. */
 export async function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Promise<Gateway> {
-  const reader = await openReadStore(settings.store)
+  const store = await openReadStore(settings.store)
+  const reader = guardedReads(store)
   const clusters = new ClusterDirectory()
   const status = new FleetStatus(clusters, settings)
   const metrics = new PrometheusMetrics({ reader, status })
@@ -37,7 +41,8 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
   /** The database's word on a cluster's newest commit; when reads fail, the DataHub's alone (/healthz says why). */
   const newestReceived = async (clusterId: string): Promise<number | 'unread'> => {
     try {
-      return await reader.newestReceived(clusterId)
+      // A cheap indexed read: a store that takes longer is not answering.
+      return await withDeadline(store.newestReceived(clusterId), QUICK_READ_MS, 'newestReceived')
     } catch {
       return 'unread'
     }
@@ -46,7 +51,8 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
   const health = async (): Promise<Health> => {
     let readError: string | undefined
     try {
-      await reader.ping()
+      // A probe must get its answer even from a store that hangs.
+      await withDeadline(store.ping(), QUICK_READ_MS, 'ping')
     } catch (error) {
       readError = `reads fail: ${(error as Error).message}`
     }
@@ -95,7 +101,7 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
     // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
     app.listen({ hostname: settings.host, port: settings.port, development: false })
   } catch (error) {
-    await reader.close()
+    await store.close()
     throw new Error(`cannot listen on ${settings.host}:${settings.port} (PORT): ${(error as Error).message}`)
   }
 
@@ -117,10 +123,10 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
     },
     async stop() {
       await stopGatewayServer(app.server, STOP_GRACE_MS)
-      await reader.close()
+      await store.close()
     },
     breakReads() {
-      void reader.close()
+      void store.close()
     },
   }
 }

@@ -75,7 +75,10 @@ export class PrometheusMetrics {
     new Gauge({
       name: 'nmm_database_bytes', help: 'Size of the store: the SQLite file and its WAL, or the PostgreSQL database.', registers,
       async collect() {
-        this.set(await sources.reader.sizeBytes())
+        // A store that cannot answer leaves the gauge out, not the master's own figures.
+        const bytes = await Promise.resolve(sources.reader.sizeBytes()).catch(() => undefined)
+        if (bytes === undefined) this.reset()
+        else this.set(bytes)
       },
     })
     this.nodeGauges(sources)
@@ -140,7 +143,8 @@ export class PrometheusMetrics {
       new Gauge({
         name, help, labelNames, registers: [this.registry],
         async collect() {
-          const read = await rows()
+          // A store that cannot answer leaves the node gauges out (/healthz says why), not the master's own figures.
+          const read = await rows().catch(() => [] as Row[])
           this.reset()
           for (const row of read) {
             const value = pick(row)

@@ -1,13 +1,17 @@
 import { openReadConnection } from './connection'
 import { MetricsReader } from './metrics-reader'
 import { openPostgresReadStore, openPostgresWriteStore } from './postgres'
-import { SqliteWriteStore } from './sqlite-store'
+import { isUnreachable } from './postgres/connect'
+import { SqliteWriteStore, StoreOpenError } from './sqlite-store'
 import type { ReadStore, StoreLocation, WriteStore, WriteStoreSettings } from './store'
 
 /** The writer's store of the dialect `location` names, opened and migrated. Throws StoreOpenError. */
 export async function openWriteStore(location: StoreLocation, settings: WriteStoreSettings): Promise<WriteStore> {
   if (location.dialect === 'sqlite') return SqliteWriteStore.open(location.dbPath, settings)
-  return openPostgresWriteStore(location.url, settings)
+  // Its message names the server already (without the password).
+  return openPostgresWriteStore(location.url, settings).catch((error: Error) => {
+    throw new StoreOpenError(error.message, false, isUnreachable(error))
+  })
 }
 
 /**

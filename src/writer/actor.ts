@@ -29,6 +29,15 @@ interface Port {
  */
 const COMPACT_SPANS_PER_STEP = 8
 
+/**
+ * A transaction the store has not answered for this long is stuck (a PostgreSQL server that hangs
+ * enforces none of its own timeouts): what waits behind it is answered 503 at once — it never
+ * reached the store — instead of holding agents until their deadline.
+ */
+export const STUCK_WRITE_MS = 10_000
+/** How often a store that cannot be reached at start is tried again. */
+const OPEN_RETRY_MS = 2_000
+
 /** Runs the writer actor on a Worker's message port. */
 export function serveWriter(self: Port): void {
   let store: WriteStore | undefined
@@ -39,6 +48,11 @@ export function serveWriter(self: Port): void {
   let flushScheduled = false
   /** a transaction is running (PostgreSQL answers later): what arrives meanwhile waits for the next */
   let writing: Promise<void> | undefined
+  /** when the running transaction was started (performance.now()) */
+  let writingSince = 0
+  /** the running transaction's batches, until they are reported unconfirmed */
+  let writingBatches: number[] = []
+  let stuckCheck: Timer | undefined
   let cleaning = false
   let injectedDelayMs = 0
   let faultHooks = false
@@ -48,16 +62,24 @@ export function serveWriter(self: Port): void {
   const outbox = new Mailbox<WriterToHub>((batch) => self.postMessage(batch))
   const send = (message: WriterToHub) => outbox.send(message)
 
-  async function open(settings: WriterSettings): Promise<void> {
+  async function open(settings: WriterSettings, attempt = 0): Promise<void> {
     faultHooks = settings.faultHooks === true
     try {
       store = await openWriteStore(settings.store, settings)
     } catch (error) {
+      // A server that cannot be reached yet (a failover, a fleet started before its database) is
+      // waited for: the master starts, or its writer is back, once it answers.
+      if (error instanceof StoreOpenError && error.unreachable) {
+        if (attempt === 0) console.error(`${error.message}; trying again every ${OPEN_RETRY_MS / 1000} s`)
+        setTimeout(() => void open(settings, attempt + 1), OPEN_RETRY_MS)
+        return
+      }
       const corrupt = error instanceof StoreOpenError && error.corrupt
       const message = error instanceof StoreOpenError ? error.message : `cannot open ${describeStore(settings.store)}: ${(error as Error).message}`
       send({ type: 'fatal', message, corrupt })
       return
     }
+    if (attempt > 0) console.error(`${describeStore(settings.store)} answers again: the writer is up`)
     sqlite = store instanceof SqliteWriteStore ? store : undefined
     cleanupTimer = setInterval(() => void cleanup(), settings.cleanupIntervalMs)
     send({ type: 'ready' })
@@ -153,11 +175,28 @@ export function serveWriter(self: Port): void {
       settle(result)
       return next()
     }
+    writingSince = performance.now()
+    writingBatches = batches
+    stuckCheck ??= setInterval(failIfStuck, 1_000)
     writing = result.then(settle, fail).finally(() => {
       writing = undefined
+      clearInterval(stuckCheck)
+      stuckCheck = undefined
       return next()
     })
     return writing
+  }
+
+  /**
+   * A stuck transaction's agents are told it is unconfirmed, once; what waits behind it is refused:
+   * it never reached the store (503, and its agents retry).
+   */
+  function failIfStuck(): void {
+    const waited = performance.now() - writingSince
+    if (!writing || waited < STUCK_WRITE_MS) return
+    const why = `the store has not answered a transaction for ${Math.round(waited / 1000)} s`
+    if (writingBatches.length > 0) send({ type: 'unconfirmed', batches: writingBatches.splice(0), message: why })
+    if (queue.length > 0) send({ type: 'failed', batches: queue.splice(0).map((item) => item.batch), message: why })
   }
 
   function next(): Promise<void> {
@@ -220,7 +259,8 @@ export function serveWriter(self: Port): void {
           return send({ type: 'failed', batches: [message.batch], message: `undecodable rows: ${(error as Error).message}` })
         }
         queue.push({ batch: message.batch, rows })
-        return scheduleFlush()
+        scheduleFlush()
+        return failIfStuck()
       }
       case 'cleanup':
         return void cleanup(message.now)

@@ -39,6 +39,12 @@ export type WriterToHub =
    */
   | { type: 'committed'; batches: number[]; stored: number[]; rows: number; ms: number }
   | { type: 'failed'; batches: number[]; message: string }
+  /**
+   * the transaction holding these batches has not been answered for STUCK_WRITE_MS: it may still
+   * commit, so their agents are told it is unconfirmed (504) rather than kept waiting; `committed`
+   * or `failed` still follows when the store answers
+   */
+  | { type: 'unconfirmed'; batches: number[]; message: string }
   /** a compaction pass turned `points` open history rows (by tier) into chunk points, in `ms` over `spans` steps of a node span */
   | { type: 'compacted'; points: Record<string, number>; spans: number; ms: number }
   /** what a retention cleanup deleted: history points per tier, and the nodes gone for longer than RETENTION */

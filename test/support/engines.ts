@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -15,6 +15,8 @@ export interface Engine {
   /** stops the server but keeps its data and port, for the fault tests (`resume` starts it again) */
   halt(): Promise<void>
   resume(): Promise<void>
+  /** PostgreSQL: the server stopped (SIGSTOP) or let go on (SIGCONT) without a word to its clients */
+  freeze?(frozen: boolean): Promise<void>
 }
 
 const PG_BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((dir) => existsSync(join(dir, 'initdb')))
@@ -84,7 +86,26 @@ export async function startPostgres(): Promise<Engine> {
     // Fast: sessions are ended (clients see their connections close) and the data is kept.
     halt: () => run(pgCtl('-m', 'fast', '-w', '-t', '30', 'stop'), 'pg_ctl stop'),
     resume: start,
+    // SIGSTOP to the postmaster and every backend: a server that hangs, enforcing none of its timeouts.
+    async freeze(frozen) {
+      const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+      const children = childrenOf(postmaster)
+      for (const pid of [postmaster, ...children]) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT')
+    },
   }
+}
+
+/** The processes whose parent is `pid` (from /proc: no procps needed). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    try {
+      // The parent pid is the field after the command name, which is in parentheses and may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(entry)] : []
+    } catch {
+      return [] // ended meanwhile
+    }
+  })
 }
 
 /** A Redis server without persistence, in the foreground of a child process; `halt` ends it, `resume` starts another on its port. */

@@ -6,6 +6,18 @@ const CONNECT_TIMEOUT_S = 10
 /** Seconds an unused connection stays open: a quiet master gives its server connections back. */
 const IDLE_TIMEOUT_S = 60
 
+/**
+ * Limits the server enforces on every session, so that no master — frozen mid-transaction by a
+ * SIGSTOP or a partition, holding its nodes' locks — can stop the others: the server ends a
+ * transaction left idle (and with it its locks), and a write waits only so long for a lock before it
+ * fails (its agents get 503 and retry). A statement runs at most so long. (A server that hangs
+ * itself enforces nothing: the writer and the gateway bound their waits too.)
+ */
+const SESSION_LIMITS: Record<PoolOptions['role'], Record<string, string>> = {
+  writer: { lock_timeout: '5s', statement_timeout: '30s', idle_in_transaction_session_timeout: '10s' },
+  reader: { statement_timeout: '30s', idle_in_transaction_session_timeout: '10s' },
+}
+
 export interface PoolOptions {
   /** connections at most (a `max` in the URL wins) */
   max: number
@@ -29,6 +41,7 @@ export function openPool(url: string, options: PoolOptions): SQL {
       application_name: `node-metrics-master ${options.role}`,
       // Doubles print as the shortest text that reads back as the same double (postgres/sums.ts relies on it).
       extra_float_digits: '1',
+      ...SESSION_LIMITS[options.role],
     },
   })
 }
