@@ -148,3 +148,24 @@ test.if(ready)('PostgreSQL hanging (stopped with SIGSTOP, not refusing): /health
     await sql.close()
   }
 })
+
+test.if(ready)('a master started while PostgreSQL cannot be reached waits for it, then starts by itself and takes agents', async () => {
+  await postgres!.halt()
+  let started: RunningMaster | undefined
+  const starting = startTestMaster({ DATABASE_URL: postgres!.url, SAMPLE_INTERVAL: '10s' }).then((running) => (started = running))
+  try {
+    await Bun.sleep(1_500)
+    expect(started).toBeUndefined() // neither started nor exited: waiting
+  } finally {
+    await postgres!.resume()
+  }
+  const running = await starting
+  try {
+    const agent = failoverAgent('late', NODES, () => [running.ingest], Date.now() - 60_000, 1_000)
+    await waitFor(() => agent.sent.length >= 3, 30_000)
+    await agent.stop()
+    expect(agent.refusals).toEqual([])
+  } finally {
+    await running.stop()
+  }
+})
