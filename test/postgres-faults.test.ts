@@ -8,9 +8,7 @@ import { openPostgresWriteStore } from '../src/storage/postgres'
 import { historyTiers } from '../src/storage/tiers'
 import { STUCK_WRITE_MS } from '../src/writer/actor'
 import { nodeSnapshot } from './support/snapshots'
-import { deriveFigures } from '../src/figures/derive'
-import { LATEST_EXTRAS } from '../src/model/figures'
-import type { NodeRow } from '../src/storage/node-rows'
+import { rowOf } from './support/rows'
 
 // A PostgreSQL stop and start, and the master's reconnection, take seconds.
 setDefaultTimeout(120_000)
@@ -77,15 +75,7 @@ test.if(ready)('PostgreSQL stopped under load: 503 with Retry-After and never a 
 
 const SETTINGS = { sampleIntervalMs: 10_000, retentionMs: 86_400_000, retentionHourlyMs: 30 * 86_400_000 }
 
-/** A node row as the ingest thread makes it. */
-function row(cluster: string, node: string, ts: number): NodeRow {
-  const snapshot = nodeSnapshot(node, ts, { cpu: 10 })
-  const { values, extras } = deriveFigures(snapshot as never, { netExclude: /^lo$/ })
-  return {
-    cluster, node, snapshotMs: ts, values, json: new TextEncoder().encode(JSON.stringify(snapshot)),
-    ...Object.fromEntries(LATEST_EXTRAS.map((extra) => [extra.key, extras[extra.key]])),
-  } as NodeRow
-}
+const row = (cluster: string, node: string, ts: number) => rowOf(cluster, nodeSnapshot(node, ts, { cpu: 10 }) as never, ts)
 
 test.if(ready)("a master frozen inside its transaction, holding its nodes' locks, stops another only for moments: the server ends the frozen session, the other's write waits at most its lock timeout", async () => {
   expect(historyTiers(SETTINGS).length).toBe(2)

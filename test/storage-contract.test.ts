@@ -10,6 +10,8 @@ import { MetricsReader } from '../src/storage/metrics-reader'
 import { MetricsWriter } from '../src/storage/metrics-writer'
 import type { NodeRow } from '../src/storage/node-rows'
 import { openPostgresReadStore, openPostgresWriteStore, type PostgresWriteStore } from '../src/storage/postgres'
+import { migrate } from '../src/storage/postgres/schema'
+import { recordSharedSettings } from '../src/storage/postgres/shared-settings'
 import type { ReadStore, WriteStore, WriteStoreSettings } from '../src/storage/store'
 import { historyTiers, type Tier } from '../src/storage/tiers'
 import { engineOrSkip, startPostgres, type Engine } from './support/engines'
@@ -599,12 +601,27 @@ describe.if(hasPostgres)('PostgreSQL only', () => {
     const [one, two] = await Promise.all([master(url), master(url)])
     const sql = new SQL(url, { max: 1 })
     try {
-      expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((row: { version: number }) => row.version)).toEqual([1])
+      expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((row: { version: number }) => row.version)).toEqual([1, 2])
     } finally {
       await sql.close()
     }
     expect(await one.writer.write([row('c', 'n1', T0 + 1)], T0 + 1)).toEqual([true])
     expect(await two.reader.nodeCount('c')).toBe(1)
+  })
+
+  test('a master whose SAMPLE_INTERVAL or RETENTION differs from the one started before it says so at start (several masters on one database)', async () => {
+    const url = await freshDatabase()
+    const sql = new SQL(url, { max: 1 })
+    try {
+      await migrate(sql)
+      expect(await recordSharedSettings(sql, SETTINGS)).toEqual([])
+      expect(await recordSharedSettings(sql, SETTINGS)).toEqual([])
+      const differences = await recordSharedSettings(sql, { ...SETTINGS, sampleIntervalMs: SETTINGS.sampleIntervalMs * 2 })
+      expect(differences).toHaveLength(1)
+      expect(differences[0]).toMatch(/^SAMPLE_INTERVAL is \d+ ms here but \d+ ms at the master that started before/)
+    } finally {
+      await sql.close()
+    }
   })
 
   test('a figure added to the registry gets its columns in an existing database, and latest rows get it from their stored snapshots', async () => {

@@ -61,6 +61,12 @@ export const MIGRATIONS: readonly string[] = [
    BEGIN
      RAISE EXCEPTION 'a history sum past 2^63 is added sample by sample' USING ERRCODE = '${SUM_IN_ORDER}';
    END $$;`,
+  // 2: the settings masters sharing the database must agree on, as the last one started recorded
+  // them (postgres/shared-settings.ts).
+  `CREATE TABLE master_settings (
+     name  text PRIMARY KEY,
+     value float8 NOT NULL
+   );`,
 ]
 
 /** The latest table's text columns beside the names; every other figure column is float8. */

@@ -8,6 +8,7 @@ import { concatBytes, type NodeRow } from '../node-rows'
 import type { WriteStore, WriteStoreSettings } from '../store'
 import { historyTiers, type Tier } from '../tiers'
 import { cleanup } from './cleanup'
+import { recordSharedSettings } from './shared-settings'
 import { Partitions } from './partitions'
 import { latestColumnType, migrate } from './schema'
 import { INSERT_IDENTITIES, LATEST_PARAMS, LOCK_IDENTITIES, STORED_TIMES, UPSERT_LATEST, upsertHistory } from './statements'
@@ -52,6 +53,7 @@ export class PostgresWriteStore implements WriteStore {
   /** Migrates the schema and makes the history partitions of now and the next span (postgres/index.ts opens through it). */
   async open(now = Date.now()): Promise<void> {
     const migrated = await migrate(this.sql)
+    for (const difference of await recordSharedSettings(this.sql, this.settings)) console.warn(`WARNING: ${difference}`)
     await this.partitions.refresh()
     await this.partitions.ahead(now)
     if (migrated.latestFiguresAdded) await this.refreshLatestFigures()
