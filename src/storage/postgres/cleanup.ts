@@ -44,7 +44,10 @@ export async function cleanup(sql: SQL, partitions: Partitions, tiers: readonly 
     }
     await partitions.refresh(tx)
     const points = {} as CleanupResult['points']
-    for (const tier of tiers) points[tier.name] = await partitions.dropExpired(tx, tier, Math.floor((now - tier.retentionMs) / 1000))
+    const expired = tiers.map((tier) => partitions.expired(tier, Math.floor((now - tier.retentionMs) / 1000)))
+    // Every count before the first drop: a drop locks its tier until the transaction ends, a count scans.
+    for (const [index, tier] of tiers.entries()) points[tier.name] = await partitions.count(tx, expired[index]!)
+    for (const dropping of expired) await partitions.drop(tx, dropping)
     points.raw += rawDeleted
     const noHistory = tiers.map((tier) => `AND NOT EXISTS (SELECT 1 FROM ${tier.table} h WHERE h.node_id = n.id)`).join(' ')
     const forgotten: { id: number }[] = await tx.unsafe(

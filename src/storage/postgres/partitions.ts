@@ -101,18 +101,21 @@ export class Partitions {
     return this.ensure(new Map(this.tiers.map((tier) => [tier, [nowS, nowS + tier.spanS]])))
   }
 
-  /**
-   * Drops the tier's partitions whose buckets all start before `cutoffS`, inside the caller's
-   * transaction (the retention cleanup, which holds its advisory lock); returns the points they held.
-   */
-  async dropExpired(tx: SQL, tier: Tier, cutoffS: number): Promise<number> {
+  /** A tier's partitions whose buckets all passed `cutoffS`: what retention drops whole. */
+  expired(tier: Tier, cutoffS: number): Partition[] {
+    return this.list(tier).filter((candidate) => candidate.toS <= cutoffS)
+  }
+
+  /** The points the partitions hold. */
+  async count(tx: SQL, partitions: readonly Partition[]): Promise<number> {
     let points = 0
-    for (const partition of this.list(tier).filter((candidate) => candidate.toS <= cutoffS)) {
-      const [{ n }] = await tx.unsafe(`SELECT count(*)::float8 AS n FROM "${partition.name}"`)
-      await tx.unsafe(`DROP TABLE "${partition.name}"`)
-      points += n as number
-    }
+    for (const partition of partitions) points += (await tx.unsafe(`SELECT count(*)::float8 AS n FROM "${partition.name}"`))[0].n as number
     return points
+  }
+
+  /** Drops the partitions: from the first drop, their tier is locked (writes and reads wait) until the transaction ends. */
+  async drop(tx: SQL, partitions: readonly Partition[]): Promise<void> {
+    for (const partition of partitions) await tx.unsafe(`DROP TABLE "${partition.name}"`)
   }
 
   /**
