@@ -30,12 +30,12 @@ afterAll(async () => {
 })
 
 /** A DataHub as the master wires it, with its own shared state on the test's Redis and a settable clock. */
-async function hubOn(url: string, maxClusters = 100) {
+async function hubOn(url: string, maxClusters = 100, checkMs?: number) {
   const clock = { now: 1_000_000 }
   const gateway: HubToGateway[] = []
   const clusters = new ClusterDirectory()
   const envelopes = new Map<number, { envelope?: Uint8Array; gzipped?: boolean }>()
-  const shared = new RedisSharedState(url, { retentionMs: RETENTION_MS, now: () => clock.now })
+  const shared = new RedisSharedState(url, { retentionMs: RETENTION_MS, now: () => clock.now, checkMs })
   const answers: { request: number; ok: boolean }[] = []
   const hub = new DataHub(
     {
@@ -250,4 +250,126 @@ describe.if(hasRedis)('DataHubs sharing one Redis', () => {
       warn.mockRestore()
     }
   })
+
+  test('Redis full (maxmemory, noeviction): one warning per master, reads and checks are no recovery, nothing re-sent; room again: one line, and what was refused is shared', async () => {
+    const one = await hubOn(redis!.url, 100, CHECK_MS)
+    const two = await hubOn(redis!.url, 100, CHECK_MS)
+    hubs = [one, two]
+    one.post('full', 6_000_000, '{"round":0}')
+    two.post('theirs', 6_000_000, '{"theirs":1}')
+    await agree(one, two, 'full', { snapshotMs: 6_000_000 })
+    await agree(one, two, 'theirs', { snapshotMs: 6_000_000 })
+    const warn = spyOn(console, 'warn').mockImplementation(() => {})
+    const lines = (text: string) => warn.mock.calls.filter(([line]) => String(line).includes(text)).length
+    const admin = new Bun.RedisClient(redis!.url)
+    try {
+      await admin.send('CONFIG', ['SET', 'maxmemory', '1'])
+      const scriptsBefore = await scriptsRun(admin)
+      for (let round = 1; round <= 8; round++) {
+        one.post('full', 6_000_000 + round * 1_000, `{"round":${round}}`) // refused: OOM
+        // Reads Redis still answers (one asks for the envelope two committed), and checks meanwhile.
+        expect(text((await one.envelope('theirs')).envelope)).toBe('{"theirs":1}')
+        await Bun.sleep(CHECK_MS)
+      }
+      expect(one.answers.every((answer) => answer.ok)).toBe(true)
+      expect(lines('unavailable:')).toBe(2) // one per master: one's commit, two's check
+      expect(warn.mock.calls.find(([line]) => String(line).includes('unavailable:'))![0]).toContain('OOM')
+      expect(lines('available again')).toBe(0)
+      // Only the eight refused commits ran: no read of everything, no re-sending, after a false recovery.
+      expect((await scriptsRun(admin)) - scriptsBefore).toBe(8)
+
+      await admin.send('CONFIG', ['SET', 'maxmemory', '0'])
+      await waitFor(() => lines('available again') === 2, 5_000)
+      // One shares what Redis refused meanwhile; two hears of it.
+      await agree(one, two, 'full', { snapshotMs: 6_008_000 })
+      expect(text((await two.envelope('full')).envelope)).toBe('{"round":8}')
+      await Bun.sleep(3 * CHECK_MS)
+      expect([lines('unavailable:'), lines('available again')]).toEqual([2, 2])
+    } finally {
+      await admin.send('CONFIG', ['SET', 'maxmemory', '0'])
+      admin.close()
+      warn.mockRestore()
+    }
+  })
+
+  test('Redis loses its keys without a reconnection (FLUSHALL): each master notices at its next check and shares again what it holds; nothing is re-sent otherwise', async () => {
+    const one = await hubOn(redis!.url, 100, CHECK_MS)
+    const two = await hubOn(redis!.url, 100, CHECK_MS)
+    hubs = [one, two]
+    one.post('kept', 7_000_000, '{"kept":1}', true)
+    two.heartbeat('kept', 7_000_500)
+    await agree(one, two, 'kept', { snapshotMs: 7_000_000, heartbeatMs: 7_000_500 })
+    const warn = spyOn(console, 'warn').mockImplementation(() => {})
+    const lost = () => warn.mock.calls.filter(([line]) => String(line).includes('lost its keys')).length
+    const admin = new Bun.RedisClient(redis!.url)
+    try {
+      const scriptsBefore = await scriptsRun(admin)
+      await Bun.sleep(5 * CHECK_MS) // checks come and go: nothing read or re-sent
+      expect((await scriptsRun(admin)) - scriptsBefore).toBe(0)
+      expect(lost()).toBe(0)
+
+      await admin.send('FLUSHALL', [])
+      await waitFor(async () => (await admin.send('EXISTS', [envelopeKey('kept')])) === 1, 5_000)
+      await waitFor(() => lost() === 2, 5_000) // one line per master
+      // A master started now agrees with the others: the snapshot, the heartbeat, the envelope.
+      const three = await hubOn(redis!.url, 100, CHECK_MS)
+      hubs.push(three)
+      await agree(three, one, 'kept', { snapshotMs: 7_000_000, heartbeatMs: 7_000_500 })
+      await agree(three, two, 'kept', { snapshotMs: 7_000_000, heartbeatMs: 7_000_500 })
+      expect(text(Bun.gunzipSync((await three.envelope('kept')).envelope as Uint8Array<ArrayBuffer>))).toBe('{"kept":1}')
+      expect(warn.mock.calls.filter(([line]) => String(line).includes('unavailable')).length).toBe(0)
+    } finally {
+      admin.close()
+      warn.mockRestore()
+    }
+  })
+
+  test('a wrong or missing password: the warning says what Redis answered (WRONGPASS, NOAUTH), once per burst; the password fixed, sharing resumes', async () => {
+    const one = await hubOn(redis!.url, 100, CHECK_MS)
+    hubs = [one]
+    const warn = spyOn(console, 'warn').mockImplementation(() => {})
+    const said = () => warn.mock.calls.map(([line]) => String(line))
+    const admin = new Bun.RedisClient(redis!.url) // connected before the password is set: it stays authenticated
+    try {
+      // Redis is given a password and its clients are disconnected (as by a restart): one reconnects without one.
+      await admin.send('CONFIG', ['SET', 'requirepass', 'secret'])
+      await admin.send('CLIENT', ['KILL', 'TYPE', 'pubsub'])
+      await admin.send('CLIENT', ['KILL', 'TYPE', 'normal']) // all but admin's own connection
+      // Another master is given a wrong one.
+      const wrongUrl = new URL(redis!.url)
+      wrongUrl.password = 'wrong'
+      const wrong = await hubOn(wrongUrl.href, 100, CHECK_MS)
+      hubs.push(wrong)
+      await Bun.sleep(2_000) // reconnection attempts, every 500 ms: counted, not logged
+      const lines = said()
+      expect(lines.filter((line) => line.includes('unavailable')).length).toBe(3)
+      expect(lines.filter((line) => line.includes('unavailable: the connection was closed')).length).toBe(1)
+      expect(lines.filter((line) => line.includes('still unavailable: Redis refused the connection: NOAUTH')).length).toBe(1)
+      expect(lines.filter((line) => line.includes('unavailable: Redis refused the connection: WRONGPASS')).length).toBe(1)
+      expect(lines.some((line) => line.includes('secret') || line.includes('wrong@'))).toBe(false)
+
+      await admin.send('CONFIG', ['SET', 'requirepass', ''])
+      await waitFor(() => said().filter((line) => line.includes('available again')).length === 2, 5_000)
+      one.post('auth', 8_000_000, '{"auth":1}')
+      await agree(one, wrong, 'auth', { snapshotMs: 8_000_000 })
+    } finally {
+      await admin.send('CONFIG', ['SET', 'requirepass', ''])
+      admin.close()
+      warn.mockRestore()
+    }
+  })
 })
+
+/** The checks of the tests on Redis's failures run this often. */
+const CHECK_MS = 100
+
+/** Scripts Redis ran so far (EVAL and EVALSHA, refused or not): what the masters sent it. */
+async function scriptsRun(client: Bun.RedisClient): Promise<number> {
+  const info = String(await client.send('INFO', ['commandstats']))
+  let total = 0
+  for (const match of info.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+),.*?rejected_calls=(\d+),failed_calls=(\d+)/gm)) {
+    total += Number(match[1]) + Number(match[2])
+  }
+  return total
+}
+

@@ -1,4 +1,5 @@
 import { RedisClient } from 'bun'
+import { redisRefusal } from './redis-refusal'
 
 /** A connection attempt gives up after this long (Redis down, or a host that drops packets). */
 const CONNECT_TIMEOUT_MS = 2_000
@@ -6,8 +7,13 @@ const CONNECT_TIMEOUT_MS = 2_000
 export const COMMAND_TIMEOUT_MS = 2_000
 /** While Redis cannot be reached, a new connection is tried this often. */
 const RECONNECT_MS = 500
-/** An idle link is probed this often, so a Redis that went silent is noticed without traffic. */
-const PING_MS = 5_000
+/**
+ * The link is checked this often (LinkSettings.checkMs): a Redis that went silent is noticed without
+ * traffic, one that refused writes is found taking them again, and one that lost its keys is filled again.
+ */
+const CHECK_MS = 5_000
+/** The marker key lives this long past a check, at least three checks: a master busy or paused that long misses none. */
+const MARKER_LIFE_MS = 60_000
 /** Bytes in flight (envelopes, mostly) past which `hasRoom` says no: the callers hold their updates back (redis-state.ts). */
 const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 /** Commands in flight at most, whatever their size; beyond, a command fails at once rather than queue (a safety net). */
@@ -16,9 +22,19 @@ const MAX_IN_FLIGHT = 50_000
 export interface LinkSettings {
   url: string
   channel: string
+  /**
+   * A key of this master's alone, written at every (re)connection and check: its absence at a check
+   * means Redis lost its keys meanwhile (FLUSHALL, keys deleted, a restart faster than a check).
+   */
+  markerKey: string
+  /** how often the link is checked (CHECK_MS); tests shorten it */
+  checkMs?: number
   /** a message published on the channel */
   onMessage(message: string): void
-  /** both connections are (again) open and subscribed, or commands work again after failing: time to read everything */
+  /**
+   * Time to read everything and share again what Redis lacks: both connections are (again) open and
+   * subscribed, Redis takes writes again after refusing them, or it lost its keys.
+   */
   onUp(): void
   /** a command settled: there may be room for what was held back */
   onRoom(): void
@@ -30,7 +46,10 @@ export interface LinkSettings {
  * request: while the link is down a command fails at once, a command in flight fails after
  * COMMAND_TIMEOUT_MS, and what is in flight is bounded (`hasRoom`, which callers ask first). The
  * link reconnects (and re-subscribes) by itself. Failures are logged once per burst, and a line when
- * it recovers.
+ * it recovers: at a reconnection, or when a write succeeds again. Only the check's own write (the
+ * marker) says so: a read, or a script that happened to write nothing, succeeds on a Redis that is
+ * full (maxmemory, noeviction) and refuses every update; counting them as a recovery would log a
+ * line, and re-send every cluster Redis lacks, at every check.
  *
  * Bun's client reconnects by itself only so many times, and re-adds a listener per subscribe across
  * reconnections (every message twice); so each (re)connection here is a pair of fresh clients
@@ -46,15 +65,21 @@ export class RedisLink {
   /** commands run so far, and how many had been when the current burst of failures began */
   private sequence = 0
   private burstStart = 0
+  /** whether this burst's cause was asked of Redis by hand and found (redis-refusal.ts): asked until it is */
+  private explained = false
   private closed = false
+  private checking = false
   private inFlight = 0
   private inFlightBytes = 0
   private reconnectTimer?: Timer
-  private readonly pingTimer: Timer
+  private readonly checkTimer: Timer
+  private readonly markerLifeMs: number
 
   constructor(private readonly settings: LinkSettings) {
-    this.pingTimer = setInterval(() => this.ping(), PING_MS)
-    this.pingTimer.unref()
+    const checkMs = settings.checkMs ?? CHECK_MS
+    this.markerLifeMs = Math.max(MARKER_LIFE_MS, 3 * checkMs)
+    this.checkTimer = setInterval(() => void this.check(), checkMs)
+    this.checkTimer.unref()
   }
 
   get isUp(): boolean {
@@ -76,6 +101,11 @@ export class RedisLink {
    * begins a burst): callers go on with their own state.
    */
   async run<T>(command: (client: RedisClient) => Promise<T>, bytes = 0): Promise<T | undefined> {
+    return (await this.attempt(command, bytes))?.result
+  }
+
+  /** As `run`, with when the command was sent: which connection, and its place among the commands. */
+  private async attempt<T>(command: (client: RedisClient) => Promise<T>, bytes = 0) {
     const client = this.commands
     if (this.closed) return undefined
     if (!this.up || !client) return void this.fail('not connected', false)
@@ -85,10 +115,7 @@ export class RedisLink {
     this.inFlight++
     this.inFlightBytes += bytes
     try {
-      const result = await timed(command(client))
-      // Only a command sent after the failures began says they are over (one sent before may just be late).
-      if (this.failures > 0 && sequence > this.burstStart && generation === this.generation) this.recover()
-      return result
+      return { result: await timed(command(client)), generation, sequence }
     } catch (error) {
       const { code, message } = error as { code?: string; message: string }
       // An error reply (a full Redis, a script error) leaves the connection as it is; anything else drops it.
@@ -103,7 +130,7 @@ export class RedisLink {
 
   close(): void {
     this.closed = true
-    clearInterval(this.pingTimer)
+    clearInterval(this.checkTimer)
     clearTimeout(this.reconnectTimer)
     this.drop()
   }
@@ -114,24 +141,51 @@ export class RedisLink {
     const options = { connectionTimeout: CONNECT_TIMEOUT_MS, autoReconnect: false, enableOfflineQueue: false }
     const commands = (this.commands = new RedisClient(this.settings.url, options))
     const subscriber = (this.subscriber = new RedisClient(this.settings.url, options))
-    const lost = () => {
-      if (generation === this.generation) this.fail('the connection was closed', true)
-    }
-    commands.onclose = lost
-    subscriber.onclose = lost
     try {
       await timed(Promise.all([commands.connect(), subscriber.connect()]))
+      // Set once open: a connection that fails to open is reported below, with what Redis said.
+      const lost = () => {
+        if (generation === this.generation) this.fail('the connection was closed', true)
+      }
+      commands.onclose = lost
+      subscriber.onclose = lost
       await timed(subscriber.subscribe(this.settings.channel, (message) => {
         if (generation === this.generation) this.settings.onMessage(message)
       }))
     } catch (error) {
-      if (generation === this.generation) this.fail((error as Error).message, true)
+      if (generation === this.generation) await this.failToConnect(generation, (error as Error).message)
       return
     }
     if (generation !== this.generation) return
     this.up = true
-    if (this.failures > 0) this.recover()
-    else this.settings.onUp()
+    // The marker first, then everything is read: keys lost after this are found missing at a check.
+    const marked = await this.mark()
+    if (generation !== this.generation) return
+    if (marked && this.failures > 0) this.recovered()
+    // Read even when the marker could not be written (a full Redis): what others shared is there to read.
+    this.settings.onUp()
+  }
+
+  /**
+   * A connection that could not be made. Bun's client says "Connection closed" whether Redis is down or
+   * refused the handshake, so Redis is asked by hand what it says (once it has said something, not again
+   * in this burst): a wrong password is logged as Redis put it, at the burst's start or when it is found.
+   */
+  private async failToConnect(generation: number, message: string): Promise<void> {
+    const refusal = this.explained ? undefined : await redisRefusal(this.settings.url, CONNECT_TIMEOUT_MS)
+    if (generation !== this.generation || this.closed) return
+    if (refusal) {
+      this.explained = true
+      const reason = `Redis refused the connection: ${refusal}`
+      if (this.failures > 0) console.warn(`shared state (REDIS_URL) still unavailable: ${reason} (further failures are counted)`)
+      return this.fail(reason, true)
+    }
+    this.fail(message, true)
+  }
+
+  /** Writes the marker key; its previous value (null: it was missing) and when it was sent, or undefined when it failed. */
+  private mark() {
+    return this.attempt((client) => client.send('SET', [this.settings.markerKey, '1', 'PX', String(this.markerLifeMs), 'GET']) as Promise<string | null>)
   }
 
   private fail(reason: string, dropConnection: boolean): void {
@@ -147,11 +201,11 @@ export class RedisLink {
     }
   }
 
-  private recover(): void {
+  /** The burst is over; the caller reads everything again (updates failed meanwhile, a dropped subscription missed what others published). */
+  private recovered(): void {
     console.warn(`shared state (REDIS_URL) available again after ${this.failures} failure(s); sharing resumed`)
     this.failures = 0
-    // Updates failed meanwhile, and a dropped subscription missed what others published: read everything again.
-    this.settings.onUp()
+    this.explained = false
   }
 
   /** Closes both connections: the commands in flight on them fail now, not at their timeout. */
@@ -164,14 +218,30 @@ export class RedisLink {
     subscriber?.close()
   }
 
-  private ping(): void {
+  /**
+   * The periodic check: the subscription answers a ping, and the marker is written again. That write
+   * succeeding ends a burst of refused commands (a full Redis taking writes again); the marker found
+   * missing means Redis lost its keys since the last check, and everything is shared again. Either
+   * way one read of everything follows, and nothing is re-sent in the normal case.
+   */
+  private async check(): Promise<void> {
     const subscriber = this.subscriber
-    if (!this.up || !subscriber) return
-    void this.run((client) => client.send('PING', []))
+    if (!this.up || !subscriber || this.checking) return
     const generation = this.generation
     timed(subscriber.ping()).catch((error: Error) => {
       if (generation === this.generation) this.fail(`the subscription: ${error.message}`, true)
     })
+    this.checking = true
+    const marked = await this.mark().finally(() => (this.checking = false))
+    // Said on the current connection (a reconnection reads everything anyway), and, for a burst, sent
+    // after it began: a command sent before may just have been answered late.
+    if (!marked || marked.generation !== this.generation) return
+    if (this.failures > 0) {
+      if (marked.sequence <= this.burstStart) return
+      this.recovered()
+    } else if (marked.result !== null) return
+    else console.warn('shared state (REDIS_URL) lost its keys (FLUSHALL, keys deleted, or a restart without persistence): this master shares again what it holds')
+    this.settings.onUp()
   }
 }
 

@@ -13,6 +13,8 @@ import type { SharedView } from './shared'
  *   the bytes say: JSON never starts with gzip's magic 1f 8b)
  * - `nmm:clusters`      sorted set: cluster id → last heard of (ms), to read every view at (re)connection
  * - channel `nmm:views` every change of a view, published by the script that made it
+ * - `nmm:master:<origin>` a marker each master writes at its (re)connection and every few seconds
+ *   (expiring a minute after): missing at a check, Redis lost its keys (redis-link.ts)
  *
  * Nodes' last-seen times are not here: they are each node's `received_ms` in the store's latest
  * table, which several masters share when they share the store.
@@ -22,6 +24,7 @@ export const CHANNEL = `${PREFIX}views`
 export const INDEX_KEY = `${PREFIX}clusters`
 export const stateKey = (clusterId: string) => `${PREFIX}cluster:${clusterId}`
 export const envelopeKey = (clusterId: string) => `${PREFIX}envelope:${clusterId}`
+export const markerKey = (origin: string) => `${PREFIX}master:${origin}`
 
 /**
  * Shared by both update scripts: keeps the cluster and its envelope RETENTION past `at`, indexes it,

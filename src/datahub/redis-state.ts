@@ -1,7 +1,7 @@
 import type { RedisClient } from 'bun'
 import { RedisLink } from './redis-link'
 import {
-  CHANNEL, COMMIT_SCRIPT, HEARTBEAT_SCRIPT, INDEX_KEY, SYNC_SCRIPT, envelopeKey, messageHead, parseMessage, parseSync, stateKey,
+  CHANNEL, COMMIT_SCRIPT, HEARTBEAT_SCRIPT, INDEX_KEY, SYNC_SCRIPT, envelopeKey, markerKey, messageHead, parseMessage, parseSync, stateKey,
 } from './redis-scripts'
 import type { SharedEvent, SharedState } from './shared'
 
@@ -10,6 +10,8 @@ export interface RedisStateSettings {
   retentionMs: number
   /** the wall clock (epoch ms), for what has expired when everything is read */
   now?: () => number
+  /** how often the link to Redis is checked (redis-link.ts; 5 s): tests shorten it */
+  checkMs?: number
 }
 
 /** A snapshot to share: `m` measure the interval in Redis, `r` take `interval` (this master's measure). */
@@ -33,7 +35,7 @@ const COMMAND_BYTES = 256
  * (a newer one replaces the waiting one), so what waits is bounded by the clusters, and holds
  * envelopes the DataHub holds anyway. Redis unreachable: every call fails at once or within the
  * command timeout (redis-link.ts), and the DataHub goes on with what it holds; when Redis is back,
- * everything is read again and the DataHub shares what it holds newer.
+ * or was found to have lost its keys, everything is read again and the DataHub shares what it holds newer.
  */
 export class RedisSharedState implements SharedState {
   /** this master's name: on the channel (its own publications it has had as answers already), and for ties (SnapshotMark); hex */
@@ -52,6 +54,8 @@ export class RedisSharedState implements SharedState {
     this.link = new RedisLink({
       url,
       channel: CHANNEL,
+      markerKey: markerKey(this.origin),
+      checkMs: settings.checkMs,
       onMessage: (message) => this.onMessage(message),
       onUp: () => void this.sync(),
       onRoom: () => this.drain(),
