@@ -172,9 +172,11 @@ describe('fleet history is capped', () => {
     const fleet = (query: string) => getJson(`${master.api}/api/v2/clusters/big/history?metric=cpu_usage&${query}`)
 
     test('past the cap: 400 too_many_points; within it, and by default, an answer', async () => {
-      const now = Date.now()
-      for (const seconds of [3, 2]) {
-        const nodes = Array.from({ length: 700 }, (_, index) => nodeSnapshot(`n${index}`, now - seconds * 1_000, { cpu: index % 100 }))
+      // Two snapshots a second apart inside one 13 s group of the default answer below (groups are
+      // epoch-aligned): one point per node, whenever the test runs.
+      const groupStart = Math.floor((Date.now() - 30_000) / 13_000) * 13_000
+      for (const offset of [1_000, 2_000]) {
+        const nodes = Array.from({ length: 700 }, (_, index) => nodeSnapshot(`n${index}`, groupStart + offset, { cpu: index % 100 }))
         expect((await postSnapshot(master.ingest, clusterSnapshot('big', nodes), { clusterId: 'big' })).status).toBe(200)
       }
       const refused = await fleet('hours=1&step=10') // 361 buckets × 700 = 252,700
