@@ -59,7 +59,9 @@ export async function prefillPostgres(url: string, clusterPrefix: string, nodes:
  * Points of every node for buckets $1…$2 (epoch s, every `stepS`), values as bench/prefill.ts
  * computes them: per figure a daily wave and some noise (a disk filling slowly), the sum of
  * `samples` samples, a NULL count (every sample had it), a peak above the average. A bucket the
- * latest rows' write made already is kept.
+ * latest rows' write made already is kept. Bucket by bucket, every node's row of a bucket beside
+ * the others', as agents reporting together leave them: a node's history is spread over as many
+ * pages as it has points, which is what its history queries read.
  */
 function fillSql(table: string, samples: number, stepS: number, first: number, days: number): string {
   const averages = FIGURES.map((figure, index) => {
@@ -78,6 +80,7 @@ function fillSql(table: string, samples: number, stepS: number, first: number, d
     SELECT id, ts, ${samples}, ${values.join(', ')}
       FROM (SELECT n.id, ts, ${averages.join(', ')}
               FROM nodes n CROSS JOIN generate_series($1::int8, $2::int8, ${stepS}) AS ts) points
+     ORDER BY ts, id
     ON CONFLICT (node_id, bucket_s) DO NOTHING`
 }
 

@@ -7,7 +7,7 @@ import { startPostgres, type Engine } from '../../test/support/engines'
  * so none starts on another's rows, bloat or cache.
  */
 export interface BenchServer {
-  /** a new, empty database on the server; its URL */
+  /** a new, empty database on the server, after a checkpoint; its URL */
   database(name: string): Promise<string>
   /** drops a database `database` made (its URL), and the disk it took */
   drop(url: string): Promise<void>
@@ -38,6 +38,8 @@ export async function startBenchServer(): Promise<BenchServer> {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`)
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await admin.unsafe(`CREATE DATABASE ${name}`)
+      // The last measurement's dirty pages written now, not during the next one's timed phase.
+      await admin.unsafe('CHECKPOINT')
       return urlOf(name)
     },
     async drop(url) {
