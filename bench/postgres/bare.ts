@@ -7,6 +7,7 @@ import { openPostgresWriteStore } from '../../src/storage/postgres'
 import { Partitions } from '../../src/storage/postgres/partitions'
 import { INSERT_IDENTITIES, LATEST_PARAMS, UPSERT_LATEST, upsertHistory } from '../../src/storage/postgres/statements'
 import { bucketsOf } from '../../src/storage/postgres/write-plan'
+import { busyWhile } from './busy'
 import { historyTiers, type TierSettings } from '../../src/storage/tiers'
 
 const ROWS_PER_TRANSACTION = 1000
@@ -24,7 +25,7 @@ const IDS = `
  * the latest rows and the bucket of each history tier, each a multi-row statement (the master's
  * own) — with no HTTP, validation, threads, locks or caching.
  */
-export async function bareUpserts(url: string, warmRows: NodeRow[], timedRows: NodeRow[]): Promise<{ rowsPerSecond: number; seconds: number }> {
+export async function bareUpserts(url: string, warmRows: NodeRow[], timedRows: NodeRow[]): Promise<{ rowsPerSecond: number; seconds: number; busyPercent: number }> {
   const tiers = historyTiers(DEFAULT_TIERS)
   // The schema as the master makes it, and the partitions the rows go into, before the clock starts.
   await (await openPostgresWriteStore(url, DEFAULT_TIERS)).close()
@@ -48,9 +49,9 @@ export async function bareUpserts(url: string, warmRows: NodeRow[], timedRows: N
     }
     await run(warmRows)
     const started = performance.now()
-    await run(timedRows)
+    const { busyPercent } = await busyWhile(() => run(timedRows))
     const seconds = (performance.now() - started) / 1000
-    return { rowsPerSecond: timedRows.length / seconds, seconds }
+    return { rowsPerSecond: timedRows.length / seconds, seconds, busyPercent }
   } finally {
     await sql.close({ timeout: 1 })
   }

@@ -3,6 +3,7 @@ import { spawnMaster, type MasterProcess } from '../../test/support/master-proce
 import { closedLoop } from '../http-load'
 import { round, roundRows, workload } from '../workload'
 import { bareUpserts } from './bare'
+import { busyWhile } from './busy'
 import type { BenchServer } from './server'
 
 export interface IngestFigures {
@@ -15,6 +16,8 @@ export interface IngestFigures {
   bareRowsPerSecond: number
   ratio: number
   peakRssBytes: number
+  /** the whole machine's busy share of its cores while the master's timed rounds ran, and while the bare loop's did, % */
+  machineBusyPercent: { master: number; bare: number }
 }
 
 export function peakRssBytes(master: MasterProcess): number {
@@ -45,7 +48,7 @@ export async function measureIngest(server: BenchServer, total: number, perSnaps
   const masterDatabase = await server.database(`ingest_${total}_${perSnapshot}`)
   const master = await spawnMaster({ DATABASE_URL: masterDatabase })
   const warmResult = await closedLoop(master.ingest, warm, concurrency)
-  const result = await closedLoop(master.ingest, timed, concurrency)
+  const { result, busyPercent: masterBusy } = await busyWhile(() => closedLoop(master.ingest, timed, concurrency))
   const rss = peakRssBytes(master)
   await stopMaster(master)
   await server.drop(masterDatabase)
@@ -62,7 +65,8 @@ export async function measureIngest(server: BenchServer, total: number, perSnaps
     nodes: total, nodesPerSnapshot: perSnapshot, concurrency, nodeSnapshots: result.acknowledgedNodes, errors,
     ackPerSecond: Math.round(perSecond), bareRowsPerSecond: Math.round(bare.rowsPerSecond),
     ratio: Number((perSecond / bare.rowsPerSecond).toFixed(2)), peakRssBytes: rss,
+    machineBusyPercent: { master: masterBusy, bare: bare.busyPercent },
   }
-  log(`  ${figures.ackPerSecond} node-snapshots/s acknowledged; bare ${figures.bareRowsPerSecond} rows/s; ratio ${figures.ratio}; peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB`)
+  log(`  ${figures.ackPerSecond} node-snapshots/s acknowledged; bare ${figures.bareRowsPerSecond} rows/s; ratio ${figures.ratio}; peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB; machine busy ${masterBusy} % (master), ${bare.busyPercent} % (bare)`)
   return figures
 }

@@ -31,10 +31,11 @@ export function printReport(results: PostgresResults, queryNames: string[]): voi
   console.log(`\nmachine: ${machine.cpu}, ${machine.cores} cores, ${mib(machine.memoryBytes)}, bun ${machine.bun}${results.mode === 'quick' ? '  (QUICK: small sizes, not the figures to quote)' : ''}`)
   console.log(`PostgreSQL ${postgres.version} on the same machine: fsync ${postgres.fsync}, synchronous_commit ${postgres.synchronousCommit}, ` +
     `full_page_writes ${postgres.fullPageWrites}, shared_buffers ${postgres.sharedBuffers} (the defaults: every commit flushed)`)
-  console.log(`\ningest on PostgreSQL (HTTP, gzip, commit before answer)   ack node-snapshots/s   bare rows/s   ratio (≥ ${TARGETS.ingestRatio})   peak RSS`)
+  console.log(`\ningest on PostgreSQL (HTTP, gzip, commit before answer)   ack node-snapshots/s   bare rows/s   ratio (≥ ${TARGETS.ingestRatio})   peak RSS   machine busy: master / bare`)
   for (const row of results.ingest) {
     console.log(`  ${String(row.nodes).padStart(6)} nodes, ${String(row.nodesPerSnapshot).padStart(3)} per snapshot, ${String(row.concurrency).padStart(2)} agents at once ` +
-      `${String(row.ackPerSecond).padStart(18)} ${String(row.bareRowsPerSecond).padStart(13)} ${String(row.ratio).padStart(7)} ${met(row.ratio >= TARGETS.ingestRatio).padEnd(8)} ${mib(row.peakRssBytes)}` +
+      `${String(row.ackPerSecond).padStart(18)} ${String(row.bareRowsPerSecond).padStart(13)} ${String(row.ratio).padStart(7)} ${met(row.ratio >= TARGETS.ingestRatio).padEnd(8)} ${mib(row.peakRssBytes).padStart(8)}   ` +
+      `${`${row.machineBusyPercent.master} % / ${row.machineBusyPercent.bare} %`.padStart(19)}` +
       `${row.errors ? `   errors ${row.errors}` : ''}`)
   }
   console.log(`\nquery latency, ${query.nodes}-node cluster, ${query.days} d history (prefilled in ${query.prefillSeconds} s)   alone p50/p99 ms   under ingest p50/p99 ms   target p99`)
@@ -49,9 +50,12 @@ export function printReport(results: PostgresResults, queryNames: string[]): voi
   console.log(`memory (peak RSS of the master): ${Object.entries(results.memory).map(([nodes, bytes]) => `${nodes} nodes ${mib(bytes)}`).join(', ')}`)
   console.log(`\ntwo masters against one (PostgreSQL + Redis, ${scaleOut.nodes} nodes, ${scaleOut.nodesPerSnapshot} per snapshot, ${scaleOut.concurrency} agents at once, ` +
     `INGEST_THREADS=${scaleOut.ingestThreadsPerMaster} each; best of ${scaleOut.runs.length / 3})`)
-  console.log(`  one master                     ${String(scaleOut.oneMaster).padStart(8)} node-snapshots/s`)
-  console.log(`  two masters, half the agents   ${String(scaleOut.twoMasters).padStart(8)} node-snapshots/s   ratio ${scaleOut.ratio} (≥ ${TARGETS.scaleOutRatio}: ${met(scaleOut.ratio >= TARGETS.scaleOutRatio)})`)
-  console.log(`  one master without Redis       ${String(scaleOut.oneMasterWithoutRedis).padStart(8)} node-snapshots/s`)
+  const busy = (masters: number, redis: boolean) =>
+    scaleOut.runs.filter((run) => run.masters === masters && run.redis === redis).map((run) => `${run.machineBusyPercent} %`).join(', ')
+  console.log(`  one master                     ${String(scaleOut.oneMaster).padStart(8)} node-snapshots/s   machine busy ${busy(1, true)}`)
+  console.log(`  two masters, half the agents   ${String(scaleOut.twoMasters).padStart(8)} node-snapshots/s   machine busy ${busy(2, true)}   ` +
+    `ratio ${scaleOut.ratio} (≥ ${TARGETS.scaleOutRatio}: ${met(scaleOut.ratio >= TARGETS.scaleOutRatio)})`)
+  console.log(`  one master without Redis       ${String(scaleOut.oneMasterWithoutRedis).padStart(8)} node-snapshots/s   machine busy ${busy(1, false)}`)
   const errors = scaleOut.runs.reduce((sum, run) => sum + run.errors, 0)
   if (errors > 0) console.log(`  errors: ${errors}`)
 }

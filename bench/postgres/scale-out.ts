@@ -2,6 +2,7 @@ import { RedisClient } from 'bun'
 import { spawnMaster, type MasterProcess } from '../../test/support/master-process'
 import { closedLoop, type LoadResult } from '../http-load'
 import { round, workload, type Request } from '../workload'
+import { busyWhile } from './busy'
 import { stopMaster } from './ingest'
 import type { BenchServer } from './server'
 
@@ -12,6 +13,8 @@ export interface ScaleOutRun {
   errors: number
   seconds: number
   ackPerSecond: number
+  /** the whole machine's busy share of its cores during the timed phase, %: how much room the run left */
+  machineBusyPercent: number
 }
 
 export interface ScaleOutFigures {
@@ -72,7 +75,7 @@ export async function scaleOut(
         Promise.all(started.map((master, m) => closedLoop(master.ingest, share(requests, m), Math.max(1, Math.round(concurrency / masters)))))
       const warmResults = await loop(warm)
       const begun = performance.now()
-      const results = await loop(timed)
+      const { result: results, busyPercent } = await busyWhile(() => loop(timed))
       const seconds = (performance.now() - begun) / 1000
       const total = (list: LoadResult[], key: 'acknowledgedNodes' | 'errors') => list.reduce((sum, result) => sum + result[key], 0)
       const errors = total(warmResults, 'errors') + total(results, 'errors')
@@ -80,9 +83,10 @@ export async function scaleOut(
       const run: ScaleOutRun = {
         masters, redis, nodeSnapshots: total(results, 'acknowledgedNodes'), errors,
         seconds: Number(seconds.toFixed(2)), ackPerSecond: Math.round(total(results, 'acknowledgedNodes') / seconds),
+        machineBusyPercent: busyPercent,
       }
       runs.push(run)
-      log(`  ${masters} master${masters > 1 ? 's' : ''}${redis ? ' + Redis' : ', no Redis'}: ${run.ackPerSecond} node-snapshots/s${errors ? `; errors ${errors} (last: ${lastError})` : ''}`)
+      log(`  ${masters} master${masters > 1 ? 's' : ''}${redis ? ' + Redis' : ', no Redis'}: ${run.ackPerSecond} node-snapshots/s, machine ${run.machineBusyPercent} % busy${errors ? `; errors ${errors} (last: ${lastError})` : ''}`)
     } finally {
       await Promise.all(started.map(stopMaster))
       await server.drop(env.DATABASE_URL)
