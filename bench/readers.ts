@@ -131,7 +131,7 @@ function cpuBetween(before: Map<string, { name: string; ms: number }>, after: Ma
 }
 
 /** The machine's busy and total CPU time so far (all cores, ticks). */
-function machineCpu(): { busy: number; total: number } {
+export function machineCpu(): { busy: number; total: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
   const total = fields.reduce((sum, value) => sum + value, 0)
   return { busy: total - fields[3]! - fields[4]!, total }

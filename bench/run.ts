@@ -3,21 +3,20 @@
  * query latency alone and under load, agents' acknowledgement latency while dashboards read a
  * 1,000-node cluster, storage per row, and the master's peak memory — all measured in this one
  * run, on this machine. `--peer` measures VictoriaMetrics beside it (bench/peer/victoria.ts).
+ * `--store postgres` measures the master on PostgreSQL instead (bench/postgres/run.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { spawnMaster, type MasterProcess } from '../test/support/master-process'
-import { percentile } from '../src/simulator/stats'
 import { acceptCost } from './accept'
 import { bareUpserts } from './bare'
 import { closedLoop, paced } from './http-load'
 import { prefill, storageFigures } from './prefill'
 import { ackReport, ackUnderReaders } from './readers'
 import { round, roundRows, workload } from './workload'
-import { post } from './http-load'
-import { SimulatedNode, clusterBody } from '../src/simulator/fleet'
+import { QUERY_TARGETS_MS, queryLatency } from './query-latency'
 import { peerTable, victoriaPeer } from './peer/victoria'
 
 const { values: args } = parseArgs({
@@ -25,8 +24,17 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     peer: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.json' },
+    store: { type: 'string', default: 'sqlite' },
   },
 })
+if (args.store === 'postgres') {
+  // Its own run, with its own results file (bench/results/postgres.json unless --out says otherwise).
+  if (args.peer) throw new Error('--peer: measured beside the SQLite run only')
+  const { runPostgresBench } = await import('./postgres/run')
+  await runPostgresBench({ quick: args.quick, out: process.argv.some((arg) => arg === '--out' || arg.startsWith('--out=')) ? args.out : undefined })
+  process.exit(0)
+}
+if (args.store !== 'sqlite') throw new Error(`--store: sqlite (the default) or postgres, not ${args.store}`)
 const quick = args.quick
 const plan = quick
   ? { totals: [1_000], perSnapshot: [10, 100], timedNodes: 5_000, queryNodes: 100, queryDays: 2, samples: 40 }
@@ -102,44 +110,8 @@ const storage = storageFigures(dbPath, join(queryDir, 'vacuumed.db'))
 log(`  ${filled.points} points; ${storage.bytesPerHistoryPoint.toFixed(1)} B/history point, ${storage.bytesPerLatestRow.toFixed(0)} B/latest row`)
 
 const master = await spawnMaster({ DB_PATH: dbPath })
-const pick = (index: number) => filled.nodeNames[(index * 7919) % filled.nodeNames.length]!
-const base = `${master.api}/api/v2/clusters/${filled.clusterId}/node-metrics`
-// The node list is cached per cluster until the cluster changes: `nodeList` is what a dashboard
-// polling between two agent posts sees, `nodeListAfterCommit` the first read after a commit.
-let changes = 0
-async function changeQueriedCluster(index: number) {
-  const node = new SimulatedNode(pick(index))
-  const body = clusterBody(filled.clusterId, [node.snapshot(Date.now() - 5_000 + ++changes)])
-  const response = await post(master.ingest, { clusterId: filled.clusterId, nodes: 1, body: Bun.gzipSync(Buffer.from(body)) })
-  if (response.status !== 200) throw new Error(`posting to the queried cluster answered ${response.status}`)
-}
-const queries: Record<string, (index: number) => string> = {
-  nodeList: () => base,
-  nodeListAfterCommit: () => base,
-  nodeDetail: (index) => `${base}/${pick(index)}`,
-  history24h: (index) => `${base}/${pick(index)}/history?hours=24`,
-  history30d: (index) => `${base}/${pick(index)}/history?hours=720`,
-}
-const targetsMs: Record<string, number> = { nodeList: 50, nodeListAfterCommit: 50, nodeDetail: 5, history24h: 5, history30d: 10 }
-
-async function latencies(samples: number) {
-  const figures: Record<string, { p50: number; p99: number }> = {}
-  for (const [name, url] of Object.entries(queries)) {
-    for (let i = 0; i < 5; i++) await (await fetch(url(i))).arrayBuffer()
-    const times: number[] = []
-    for (let i = 0; i < samples; i++) {
-      if (name === 'nodeListAfterCommit') await changeQueriedCluster(i)
-      const started = performance.now()
-      const response = await fetch(url(i))
-      await response.arrayBuffer()
-      if (response.status !== 200) throw new Error(`${url(i)} answered ${response.status}`)
-      times.push(performance.now() - started)
-    }
-    times.sort((a, b) => a - b)
-    figures[name] = { p50: Number(percentile(times, 50)!.toFixed(2)), p99: Number(percentile(times, 99)!.toFixed(2)) }
-  }
-  return figures
-}
+const { names: queryNames, pick, latencies } = queryLatency(master, filled)
+const targetsMs = QUERY_TARGETS_MS
 
 const alone = await latencies(plan.samples)
 log(`  alone: ${JSON.stringify(alone)}`)
@@ -195,7 +167,7 @@ for (const row of ingest) {
     `${String(row.ackPerSecond).padStart(10)} ${String(row.bareRowsPerSecond).padStart(13)} ${String(row.ratio).padStart(7)}   ${mib(row.peakRssBytes as number)}`)
 }
 console.log(`\nquery latency, ${plan.queryNodes}-node cluster, ${plan.queryDays} d history     alone p50/p99 ms      under ingest p50/p99 ms   target p99`)
-for (const name of Object.keys(queries)) {
+for (const name of queryNames) {
   console.log(`  ${name.padEnd(40)} ${`${alone[name]!.p50} / ${alone[name]!.p99}`.padStart(18)} ${`${loaded[name]!.p50} / ${loaded[name]!.p99}`.padStart(24)}   ≤ ${targetsMs[name]} ms`)
 }
 console.log(`\n${ackReport(ackReaders)}`)

@@ -58,11 +58,20 @@ async function run(command: string[], what: string): Promise<void> {
   if (code !== 0) throw new Error(`${what} failed (${code}): ${err || out}`)
 }
 
+export interface PostgresOptions {
+  /**
+   * Whether the server flushes to disk as PostgreSQL does by default. The tests run without
+   * (fsync=off: faster, and a test never outlives a crash of its machine); the benchmark with it,
+   * so its figures are a real server's.
+   */
+  durable?: boolean
+}
+
 /**
  * PostgreSQL refuses to run as root: as root, the cluster is made and run by the `postgres`
  * system user (runuser), in a temp dir it owns.
  */
-export async function startPostgres(): Promise<Engine> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<Engine> {
   if (!PG_BIN) throw new Error(missingEngine('postgres'))
   const dir = mkdtempSync(join(tmpdir(), 'nmm-pg-'))
   chmodSync(dir, 0o700)
@@ -73,8 +82,8 @@ export async function startPostgres(): Promise<Engine> {
   const port = await freePort()
   const pgCtl = (...args: string[]) => as([join(PG_BIN!, 'pg_ctl'), '-D', data, ...args])
   // The same data dir, port and socket dir on every start: `resume` brings back the server `halt` stopped.
-  const start = () =>
-    run(pgCtl('-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'), 'pg_ctl start')
+  const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${options.durable ? '' : ' -c fsync=off'}`
+  const start = () => run(pgCtl('-l', join(dir, 'log'), '-w', '-t', '30', '-o', settings, 'start'), 'pg_ctl start')
   await run(as([join(PG_BIN, 'initdb'), '-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), 'initdb')
   await start()
   return {
