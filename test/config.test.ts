@@ -84,5 +84,7 @@ describe('store URLs (DATABASE_URL, DATABASE_READ_URL, REDIS_URL)', () => {
     expect(redact('postgres://nmm@db/metrics?sslmode=require&password=SECRET')).toBe('postgres://nmm@db/metrics?sslmode=require&password=***')
     expect(redact('postgres://db/metrics')).toBe('postgres://db/metrics')
     expect(redact('SECRET')).toBe('***')
+    expect(redact('postgres://u:pa?SECRET@db/metrics')).toBe('postgres://***@db/metrics')
+    expect(redact('postgres://u:pa#SECRET@db/metrics')).not.toContain('SECRET')
   })
 })

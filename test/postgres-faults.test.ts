@@ -128,6 +128,10 @@ test.if(ready)('PostgreSQL hanging (stopped with SIGSTOP, not refusing): /health
   const sentWhenAwake = agent.sent.length
   await waitFor(() => agent.sent.length >= sentWhenAwake + 10, 60_000)
   await agent.stop()
+  // The stuck transaction settled once it was answered: nothing is left waiting, so nothing stays stalled.
+  await waitFor(async () => (await fetch(`${master!.api}/healthz`)).status === 200, 10_000)
+  expect(master!.hub.waitingBatches).toBe(0)
+  expect(master!.hub.writeQueueRows).toBe(0)
   const sql = new SQL(postgres!.url)
   try {
     const rows: { samples: string | number }[] = await sql.unsafe(

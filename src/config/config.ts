@@ -202,6 +202,8 @@ function parseUrl(text: string, protocols: string[]): string | undefined {
 export function redact(url: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0]
   if (!scheme) return '***' // not a URL at all: nothing in it is known not to be a secret
+  // One that does not parse may hold a raw ? or # in its password: everything before its last @ is hidden.
+  if (!URL.canParse(url)) return `${scheme}***${url.includes('@') ? url.slice(url.lastIndexOf('@')) : ''}`
   const end = url.search(/[?#]/) === -1 ? url.length : url.search(/[?#]/)
   // The user information ends at the last @ before the query: a password may hold a raw @ or /.
   const at = url.lastIndexOf('@', end - 1)

@@ -176,7 +176,8 @@ export function serveWriter(self: Port): void {
       return next()
     }
     writingSince = performance.now()
-    writingBatches = batches
+    // A copy: reporting them unconfirmed must leave the list their commit or failure settles.
+    writingBatches = [...batches]
     stuckCheck ??= setInterval(failIfStuck, 1_000)
     writing = result.then(settle, fail).finally(() => {
       writing = undefined

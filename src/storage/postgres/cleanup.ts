@@ -25,6 +25,8 @@ const LOCK_TIMEOUT = '10s'
 export async function cleanup(sql: SQL, partitions: Partitions, tiers: readonly Tier[], settings: TierSettings, now: number): Promise<CleanupResult> {
   const result = await sql.begin(async (tx) => {
     await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`)
+    // Counting a large expired partition may take longer than an agent's write is allowed to.
+    await tx.unsafe(`SET LOCAL statement_timeout = 0`)
     await tx`SELECT pg_advisory_xact_lock(${LOCKS.namespace}::int, ${LOCKS.cleanup}::int)`
     const cutoffMs = now - settings.retentionMs
     const candidates: { id: number }[] = await tx`SELECT id FROM node_metrics_latest WHERE received_ms < ${cutoffMs}::float8`

@@ -100,6 +100,8 @@ export interface Migrated {
  */
 export async function migrate(sql: SQL): Promise<Migrated> {
   return sql.begin(async (tx) => {
+    // A migration of a large database may take longer than an agent's write is allowed to.
+    await tx`SET LOCAL statement_timeout = 0`
     await tx`SELECT pg_advisory_xact_lock(${LOCKS.namespace}::int, ${LOCKS.migrate}::int)`
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`
     const applied = new Set<number>((await tx`SELECT version FROM schema_migrations`).map((row: { version: number }) => row.version))
