@@ -2,8 +2,8 @@ import { openReadConnection } from './connection'
 import { MetricsReader } from './metrics-reader'
 import { openPostgresReadStore, openPostgresWriteStore } from './postgres'
 import { isUnreachable } from './postgres/connect'
-import { SqliteWriteStore, StoreOpenError } from './sqlite-store'
-import type { ReadStore, StoreLocation, WriteStore, WriteStoreSettings } from './store'
+import { SqliteWriteStore } from './sqlite-store'
+import { StoreOpenError, type ReadStore, type StoreLocation, type WriteStore, type WriteStoreSettings } from './store'
 
 /** The writer's store of the dialect `location` names, opened and migrated. Throws StoreOpenError. */
 export async function openWriteStore(location: StoreLocation, settings: WriteStoreSettings): Promise<WriteStore> {

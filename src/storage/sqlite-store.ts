@@ -1,21 +1,7 @@
 import type { Database } from 'bun:sqlite'
 import { openWriteConnection } from './connection'
 import { MetricsWriter } from './metrics-writer'
-import type { WriteStore, WriteStoreSettings } from './store'
-
-/**
- * A store that cannot be opened; `corrupt`: the file is damaged (the master refuses to start on
- * it); `unreachable`: the server could not be reached, which may pass (the writer tries again).
- */
-export class StoreOpenError extends Error {
-  constructor(
-    message: string,
-    readonly corrupt = false,
-    readonly unreachable = false,
-  ) {
-    super(message)
-  }
-}
+import { StoreOpenError, type WriteStore, type WriteStoreSettings } from './store'
 
 /**
  * The embedded dialect's write side: the one read-write connection to the SQLite file, which the

@@ -75,3 +75,17 @@ export interface ReadStore {
   sizeBytes(): Awaitable<number>
   close(): Awaitable<void>
 }
+
+/**
+ * A store that cannot be opened; `corrupt`: the file is damaged (the master refuses to start on
+ * it); `unreachable`: the server could not be reached, which may pass (the writer tries again).
+ */
+export class StoreOpenError extends Error {
+  constructor(
+    message: string,
+    readonly corrupt = false,
+    readonly unreachable = false,
+  ) {
+    super(message)
+  }
+}
