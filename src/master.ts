@@ -1,3 +1,4 @@
+import { AlertsThread } from './alerts/thread'
 import type { Config } from './config/config'
 import { DataHub } from './datahub/datahub'
 import { RedisSharedState } from './datahub/redis-state'
@@ -13,6 +14,7 @@ import { WriterThread } from './writer/thread'
 const STOP_DEADLINE_MS = 10_000
 const INGEST_STOP_MS = 6_000
 const GATEWAY_STOP_MS = 2_000
+const ALERTS_STOP_MS = 2_000
 
 export interface MasterOptions {
   /** the workers act on fault-injection messages (src/faults): the fault tests only */
@@ -51,6 +53,8 @@ export interface Master {
     /** ingest thread `thread` (0 to INGEST_THREADS − 1) crashes; without an index, every one */
     crashIngest(thread?: number): void
     gateway(fault: GatewayFault): void
+    /** the alerts actor judges silence (stale nodes, offline agents) as if its clock were `offsetMs` ahead */
+    alertsClock(offsetMs: number): void
   }
   /** Runs the retention cleanup now, as of `now` (default: the clock). */
   cleanup(now?: number): void
@@ -102,6 +106,21 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
 
   let ingest: IngestPool | undefined
   const gateway = gatewayThread()
+  // What the DataHub sends goes to the gateway alive now (restartGateway replaces it).
+  let liveGateway = gateway
+  const urlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
+  const alerts = new AlertsThread(
+    {
+      dbPath: config.alertDbPath,
+      configured: config.alertRules,
+      staleAfterMs: config.staleAfterMs,
+      agentExpireMs: config.agentExpireMs,
+      retentionMs: config.retentionMs,
+      externalUrl: `http://${urlHost}:${config.port}`,
+      faultHooks: options.faultHooks,
+    },
+    (message) => hub?.onAlerts(message),
+  )
   const shared = config.redisUrl ? new RedisSharedState(config.redisUrl, { retentionMs: config.retentionMs, now: options.now }) : undefined
   hub = new DataHub(
     {
@@ -109,6 +128,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       toWriter: (message) => writer.post(message),
       // Read on every call: after a restart the DataHub talks to the new gateway.
       toGateway: (message: HubToGateway) => liveGateway.send(message),
+      toAlerts: (message) => alerts.send(message),
       shared,
     },
     {
@@ -119,6 +139,13 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
   // Before agents are taken, so their first commits are shared; Redis out of reach delays the start by
   // a connection timeout at most, and the master goes on with its own state (retrying in the background).
   await shared?.start((event) => hub!.onShared(event))
+  try {
+    await alerts.start()
+  } catch (error) {
+    shared?.close()
+    await writer.close(1_000)
+    throw new StartError((error as Error).message, 1)
+  }
   const ingestSettings = {
     host: config.host,
     port: config.ingestPort,
@@ -147,7 +174,6 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
 
   // A dead gateway leaves dashboards with a closed port: start another on the same port. It keeps
   // no state of its own that the DataHub could not send again.
-  let liveGateway = gateway
   const startGateway = async (thread: typeof gateway, port: number): Promise<number> => {
     const bound = await thread.start(
       { type: 'start', settings: { ...gatewaySettings, port } },
@@ -166,6 +192,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     apiTokens: config.apiTokens,
     corsOrigins: config.corsOrigins,
     ingestUrl: '',
+    alertDbPath: config.alertDbPath,
     nice: config.gatewayNice,
     faultHooks: options.faultHooks,
   }
@@ -194,15 +221,16 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
     } catch (error) {
       throw new Error(`${(error as Error).message} (INGEST_PORT)`)
     }
-    const ingestUrlHost = config.host.includes(':') ? `[${config.host.replace(/^\[|\]$/g, '')}]` : config.host
-    gatewaySettings.ingestUrl = `http://${ingestUrlHost}:${ingestPort}`
+    gatewaySettings.ingestUrl = `http://${urlHost}:${ingestPort}`
     probePort(config.host, config.port, 'PORT')
     gatewayPort = await startGateway(gateway, config.port)
+    alerts.send({ type: 'external-url', url: `http://${urlHost}:${gatewayPort}` })
     hub.resendState()
   } catch (error) {
     ingest?.terminate()
     await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
     await writer.close(2_000)
+    await alerts.stop(ALERTS_STOP_MS)
     shared?.close()
     throw error
   }
@@ -218,6 +246,7 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       writer: (fault) => writer.inject({ type: 'fault', fault }),
       crashIngest: (thread) => ingest!.crash(thread),
       gateway: (fault) => liveGateway.send({ type: 'fault', fault }),
+      alertsClock: (offsetMs) => alerts.send({ type: 'clock', offsetMs }),
     },
     cleanup: (now) => void writer.post({ type: 'cleanup', now }),
     stop: async () => {
@@ -230,6 +259,8 @@ export async function startMaster(config: Config, options: MasterOptions = {}): 
       await liveGateway.stop({ type: 'stop' }, GATEWAY_STOP_MS)
       const unconfirmed = hub!.writeQueueRows
       const closed = await writer.close(Math.max(1_000, until - Date.now()))
+      // After the writer: the last commits' samples are judged and their state changes stored.
+      await alerts.stop(Math.min(ALERTS_STOP_MS, Math.max(200, until - Date.now())))
       shared?.close()
       if (!closed.committed) {
         problems.push(

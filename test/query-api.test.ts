@@ -24,6 +24,7 @@ function stubGateway(overrides: Partial<GatewayDeps> = {}, nodes = 0) {
   const app = gatewayApp({
     reader, status: {} as GatewayDeps['status'], metrics: async () => '', knownClusters: () => [], tiers: historyTiers({ sampleIntervalMs: 300_000, retentionMs: 30 * 86_400_000, retentionHourlyMs: 365 * 86_400_000 }),
     dataVersion: async () => '1', apiTokens: [TOKEN], ingestUrl: () => 'http://127.0.0.1:1', corsOrigins: [], health: async () => ({ status: 'ok' as const, writer: 'up' as const, reads: 'ok' as const, clusters: 0 }), envelope: async () => ({}),
+    alerting: { alerts: {} as GatewayDeps['alerting']['alerts'], setRules: async () => ({}) },
     ...overrides,
   })
   return { app, calls }

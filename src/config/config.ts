@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { configuredRules, type ConfiguredRules } from '../alerts/rules-file'
 import { parseAgentNetworks } from '../auth/networks'
 import { DEFAULT_NET_EXCLUDE } from '../figures/network'
 import type { StoreLocation } from '../storage/store'
@@ -44,6 +46,10 @@ export interface Config {
   apiTokens: string[]
   /** ALLOW_INSECURE=1: serve a non-loopback HOST without tokens (warned about loudly at start) */
   allowInsecure: boolean
+  /** ALERT_RULES: the built-in rules (unset), none, or a YAML / JSON file, read and checked at start */
+  alertRules: ConfiguredRules
+  /** ALERT_DB: the alerts' own SQLite file (states, history, undelivered notifications); default alerts.db beside DB_PATH */
+  alertDbPath: string
 }
 
 export class ConfigError extends Error {}
@@ -86,7 +92,10 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: read('CORS_ORIGINS', '', parseOrigins),
     apiTokens: read('API_TOKENS', '', parseTokenList),
     allowInsecure: read('ALLOW_INSECURE', '0', parseFlag),
+    alertRules: read('ALERT_RULES', '', configuredRules),
+    alertDbPath: '',
   }
+  config.alertDbPath = read('ALERT_DB', join(dirname(config.dbPath), 'alerts.db'), (text) => text)
   const databaseUrl = read('DATABASE_URL', '', (text) => parseUrl(text, ['postgres:', 'postgresql:']))
   const databaseReadUrl = read('DATABASE_READ_URL', '', (text) => parseUrl(text, ['postgres:', 'postgresql:']))
   if (databaseReadUrl && !databaseUrl) throw new ConfigError('DATABASE_READ_URL: needs DATABASE_URL (the primary the writer writes to)')

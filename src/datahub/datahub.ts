@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib'
 import type { HubToIngest, IngestToHub } from '../ingest/messages'
 import type { HubToWriter, WriterToHub } from '../writer/messages'
 import type { ClusterView, GatewayToHub, HubToGateway, MasterEvent, WriterHealth } from '../gateway/messages'
+import type { AlertsStatus, AlertsToHub, HubToAlerts } from '../alerts/messages'
 import { admit } from './admission'
 import { compareMarks, viewMark, type SharedEvent, type SharedState, type SharedView, type SnapshotMark } from './shared'
 
@@ -39,6 +40,8 @@ export interface HubPorts {
   /** false when the writer is down and nothing was posted */
   toWriter(message: HubToWriter): boolean
   toGateway(message: HubToGateway): void
+  /** to the alerts actor: committed samples and cluster views, to judge; rules from the API */
+  toAlerts?(message: HubToAlerts): void
   /** the state shared with other masters (REDIS_URL); its answers come back to `onShared` */
   shared?: SharedState
 }
@@ -74,6 +77,8 @@ interface Waiting {
   rows: number
   withinShare: boolean
   arrival: HeldEnvelope
+  /** the rows' figures (the encoded rows' header): judged by the alerts actor once committed */
+  header: string
   /** when it was handed to the writer (the monotonic clock) */
   sentAt: number
 }
@@ -110,6 +115,8 @@ export class DataHub {
   private readonly now: () => number
   private readonly monotonic: () => number
   private versions = 0
+  /** the alerts actor's latest figures for /metrics, sent again to a new gateway */
+  private alertsStatus: AlertsStatus | undefined
 
   constructor(
     private readonly ports: HubPorts,
@@ -164,11 +171,18 @@ export class DataHub {
   }
 
   onGateway(message: GatewayToHub): void {
+    if (message.type === 'set-rules') return this.ports.toAlerts?.(message)
     if (message.type !== 'envelope') return
     const state = this.clusters.get(message.clusterId)
     // Another master committed a newer snapshot than ours: its bytes are in the shared state.
     if (this.ports.shared && state && this.sharedIsNewer(state)) return this.ports.shared.envelope(message.request, message.clusterId)
     this.sendEnvelope(message.request, state?.snapshot)
+  }
+
+  /** The alerts actor's answers and figures go on to the gateway. */
+  onAlerts(message: Exclude<AlertsToHub, { type: 'ready' | 'failed' | 'stopped' }>): void {
+    if (message.type === 'status') this.alertsStatus = message.status
+    this.ports.toGateway(message.type === 'status' ? { type: 'alerts', status: message.status } : message)
   }
 
   /** What the state shared with other masters (REDIS_URL) answered or published. */
@@ -261,6 +275,7 @@ export class DataHub {
   resendState(): void {
     for (const clusterId of this.clusters.keys()) this.dirty.add(clusterId)
     this.ports.toGateway({ type: 'writer', health: this.writer })
+    if (this.alertsStatus) this.ports.toGateway({ type: 'alerts', status: this.alertsStatus })
     this.queueSent = -1
     this.scheduleFlush()
   }
@@ -356,7 +371,8 @@ export class DataHub {
     if (admission === 'within-share') this.withinShareRows += nodes
     this.scheduleFlush()
     this.waiting.set(batch, {
-      request, thread, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, sentAt: this.monotonic(),
+      request, thread, clusterId, rows: nodes, withinShare: admission === 'within-share', arrival: { envelope, gzipped, receivedMs, nodes }, header: rows.header,
+      sentAt: this.monotonic(),
     })
   }
 
@@ -411,6 +427,7 @@ export class DataHub {
     if (state.queuedRows === 0) this.activeClusters--
     if (ok) {
       this.commit(waiting.clusterId, state, waiting.arrival)
+      this.ports.toAlerts?.({ type: 'samples', receivedMs: waiting.arrival.receivedMs, header: waiting.header })
     } else if (newestSnapshotMs(state) === undefined && state.lastHeartbeatMs === undefined && state.queuedRows === 0) {
       this.clusters.delete(waiting.clusterId) // nothing of it was ever stored: it leaves no trace
     }
@@ -513,6 +530,7 @@ export class DataHub {
     const views: [string, ClusterView | null][] = [...this.dirty].map((clusterId) => [clusterId, this.view(clusterId)])
     this.dirty.clear()
     this.ports.toGateway({ type: 'clusters', views })
+    this.ports.toAlerts?.({ type: 'clusters', views })
   }
 
   private view(clusterId: string): ClusterView | null {

@@ -20,6 +20,7 @@ import { isPublicRoute } from './public-routes'
 import { explicitParams } from '../http/query'
 import { NodeFigures, NodeStatus } from '../model/summary'
 import { dashboardRoutes } from '../dashboard/routes'
+import { alertRoutes, type AlertRouteDeps } from './alert-routes'
 import { agentPaths } from './agent-docs'
 import { atlhyperHistory, atlhyperNode, atlhyperNodeList, atlhyperSummary } from './atlhyper'
 import { AtlHyperHistory, AtlHyperHistoryQuery, AtlHyperNodeList, AtlHyperQuery, atlhyperHours } from '../model/atlhyper'
@@ -44,6 +45,8 @@ export interface GatewayDeps {
   health(): Promise<Health>
   /** the DataHub's newest envelope of a cluster, as its agent sent it (gzipped if it came so); none: unknown cluster */
   envelope(clusterId: string): Promise<{ envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }>
+  /** the alerts file and the way to the alerts actor */
+  alerting: AlertRouteDeps
 }
 
 const HOUR_MS = 3_600_000
@@ -79,7 +82,7 @@ const NodeResponse = {
  * The dashboards' port (docs/design.md §5). Stored snapshots are JSON text already, so answers are
  * assembled from that text instead of parsing and re-serialising every node.
  */
-export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope }: GatewayDeps) {
+export function gatewayApp({ reader, status, metrics, knownClusters, tiers, dataVersion, apiTokens, health, ingestUrl, corsOrigins, envelope, alerting }: GatewayDeps) {
   const auth = new ApiAuth(apiTokens)
   const lists = new AnswerCache(LIST_CACHE_BYTES)
   const envelopes = new AnswerCache(ENVELOPE_CACHE_BYTES)
@@ -147,6 +150,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
             { name: 'node-metrics' },
             { name: 'atlhyper', description: "AtlHyper's own read routes, in its shapes: a team moving from AtlHyper's master keeps its web UI" },
             { name: 'agent', description: 'The ingest port: what agents send and what the master accepts' },
+            { name: 'alerts', description: 'Rules judged on every committed sample, alerts and their history; notifications go to webhooks, Slack and Alertmanager' },
             { name: 'health' },
           ],
           // Read when the document is asked for: the ingest port is bound after this app is built.
@@ -169,6 +173,7 @@ export function gatewayApp({ reader, status, metrics, knownClusters, tiers, data
       credentials: false,
     }))
     .use(dashboardRoutes())
+    .use(alertRoutes(alerting))
     .get(
       '/metrics',
       async () => new Response(await metrics(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),

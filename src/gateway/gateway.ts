@@ -1,3 +1,5 @@
+import { AlertReader } from '../alerts/alert-reader'
+import type { AlertRulesDocument } from '../model/alerts'
 import { openReadStore } from '../storage/open-store'
 import { guardedReads, withDeadline } from './guarded-reads'
 import { stopGatewayServer } from './stop'
@@ -12,6 +14,8 @@ import { FleetStatus } from './status'
 const QUICK_READ_MS = 2_000
 /** A client waits at most this long for the DataHub to hand over an envelope. */
 const ENVELOPE_DEADLINE_MS = 5_000
+/** A PUT of alert rules waits at most this long for the alerts actor to put them in force. */
+const RULES_DEADLINE_MS = 5_000
 /** At a stop, requests in flight get this long to finish before every connection is closed. */
 const STOP_GRACE_MS = 1_000
 
@@ -28,6 +32,8 @@ type Held = { envelope?: Uint8Array; gzipped?: boolean; timedOut?: boolean }
 /** Opens the gateway's read store and serves the query port; throws (naming the port) if it cannot listen. */
 export async function startGateway(settings: GatewaySettings, send: (message: GatewayToHub) => void): Promise<Gateway> {
   const store = await openReadStore(settings.store)
+  const alerts = new AlertReader(settings.alertDbPath)
+  const rulesAnswers = new Map<number, (answer: { error?: string; timedOut?: boolean }) => void>()
   const reader = guardedReads(store)
   const clusters = new ClusterDirectory()
   const status = new FleetStatus(clusters, settings)
@@ -96,12 +102,28 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
         envelopes.set(request, settle)
         send({ type: 'envelope', request, clusterId })
       }),
+    alerting: {
+      alerts,
+      setRules: (document: AlertRulesDocument) =>
+        new Promise((resolve) => {
+          const request = nextRequest++
+          const timer = setTimeout(() => settle({ timedOut: true }), RULES_DEADLINE_MS)
+          const settle = (answer: { error?: string; timedOut?: boolean }) => {
+            clearTimeout(timer)
+            rulesAnswers.delete(request)
+            resolve(answer)
+          }
+          rulesAnswers.set(request, settle)
+          send({ type: 'set-rules', request, document })
+        }),
+    },
   })
   try {
     // development: false — an error that escapes a handler gets a bare 500, never Bun's page with source and paths.
     app.listen({ hostname: settings.host, port: settings.port, development: false })
   } catch (error) {
     await store.close()
+    alerts.close()
     throw new Error(`cannot listen on ${settings.host}:${settings.port} (PORT): ${(error as Error).message}`)
   }
 
@@ -119,11 +141,16 @@ export async function startGateway(settings: GatewaySettings, send: (message: Ga
           return metrics.record(message.event)
         case 'envelope':
           return envelopes.get(message.request)?.({ envelope: message.envelope, gzipped: message.gzipped })
+        case 'rules-set':
+          return rulesAnswers.get(message.request)?.({ error: message.error })
+        case 'alerts':
+          return metrics.recordAlerts(message.status)
       }
     },
     async stop() {
       await stopGatewayServer(app.server, STOP_GRACE_MS)
       await store.close()
+      alerts.close()
     },
     breakReads() {
       void store.close()

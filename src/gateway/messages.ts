@@ -1,4 +1,6 @@
+import type { AlertsStatus } from '../alerts/messages'
 import type { Health } from '../model'
+import type { AlertRulesDocument } from '../model/alerts'
 import type { StoreLocation } from '../storage/store'
 import type { Tier } from '../storage/tiers'
 
@@ -25,6 +27,8 @@ export interface GatewaySettings {
   ingestUrl: string
   /** GATEWAY_NICE: the gateway thread's nice value (0: the process's own) */
   nice: number
+  /** ALERT_DB: the alerts actor's file, read for alerts, their history and the rules in force */
+  alertDbPath: string
   /** act on fault-injection messages (src/faults): the tests only */
   faultHooks?: boolean
 }
@@ -66,6 +70,10 @@ export type HubToGateway =
   | { type: 'event'; event: MasterEvent }
   /** the answer to `envelope`: the newest envelope as the agent sent it (gzipped if it came so), or none */
   | { type: 'envelope'; request: number; envelope?: Uint8Array; gzipped?: boolean }
+  /** the alerts actor's answer to `set-rules`: the rules are in force, or why not */
+  | { type: 'rules-set'; request: number; error?: string }
+  /** the alerts' figures for /metrics */
+  | { type: 'alerts'; status: AlertsStatus }
   /** stop accepting, answer what is in flight, close idle connections, then say stopped */
   | { type: 'stop' }
 
@@ -74,4 +82,6 @@ export type GatewayToHub =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'envelope'; request: number; clusterId: string }
+  /** PUT /api/v2/alert-rules, checked: for the alerts actor, which answers `rules-set` */
+  | { type: 'set-rules'; request: number; document: AlertRulesDocument }
   | { type: 'stopped' }

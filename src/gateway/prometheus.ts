@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AlertsStatus } from '../alerts/messages'
 import { FIGURES } from '../model/figures'
 import type { LatestFigures } from '../storage/metrics-reader'
 import type { ReadStore } from '../storage/store'
@@ -28,6 +29,8 @@ export class PrometheusMetrics {
   private readonly writeFailures: Counter
   private readonly ingestRequests: Counter<'thread'>
   private queueRows = 0
+  private alerts: AlertsStatus | undefined
+  private readonly notifications: Counter<'type' | 'outcome'>
 
   constructor(sources: PrometheusSources) {
     const registers = [this.registry]
@@ -81,7 +84,49 @@ export class PrometheusMetrics {
         else this.set(bytes)
       },
     })
+    this.notifications = new Counter({
+      name: 'nmm_alert_notifications_total',
+      help: 'Notifications sent to alert receivers, by target type and outcome (sent: the receiver took it; failed: an attempt failed, retried with back-off).',
+      labelNames: ['type', 'outcome'], registers,
+    })
     this.nodeGauges(sources)
+    this.alertGauges()
+  }
+
+  /**
+   * The alerts actor's latest figures (it sends them at most once a second, when they change). Its
+   * notification counts are its own since it started: the counter grows by their increase (by all
+   * of them after a restart of the actor, whose counts start again from 0).
+   */
+  recordAlerts(status: AlertsStatus): void {
+    for (const [type, counts] of Object.entries(status.notifications)) {
+      const before = this.alerts?.notifications[type as keyof AlertsStatus['notifications']]
+      for (const outcome of ['sent', 'failed'] as const) {
+        const now = counts[outcome]
+        const grown = before && now >= before[outcome] ? now - before[outcome] : now
+        if (grown > 0) this.notifications.inc({ type, outcome }, grown)
+      }
+    }
+    this.alerts = status
+  }
+
+  /** Counters kept by the alerts actor, shown as it last reported them (a restarted gateway is told them again). */
+  private alertGauges(): void {
+    const alerts = () => this.alerts
+    const registers = [this.registry]
+    new Gauge({
+      name: 'nmm_alerts_firing', help: 'Alerts firing now, by rule and severity.', labelNames: ['rule', 'severity'], registers,
+      collect() {
+        this.reset()
+        for (const [rule, severity, count] of alerts()?.firing ?? []) this.set({ rule, severity }, count)
+      },
+    })
+    new Gauge({
+      name: 'nmm_alert_notifications_pending', help: 'Notifications stored and not delivered yet (a receiver down: they wait and are retried).', registers,
+      collect() {
+        this.set(alerts()?.outbox ?? 0)
+      },
+    })
   }
 
   /** Counts what the DataHub reports. */

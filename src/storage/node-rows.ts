@@ -62,3 +62,8 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 
 /** The buffers to list as transferables when posting encoded rows. */
 export const transferablesOf = (rows: EncodedRows): ArrayBuffer[] => [rows.bytes.buffer as ArrayBuffer]
+
+/** The figures of each row in a header, without its bytes: what the alerts actor judges (it never needs the snapshots). */
+export function* headerFigures(header: string): Iterable<{ cluster: string; node: string; snapshotMs: number; values: (number | null)[] }> {
+  for (const [cluster, node, snapshotMs, , values] of JSON.parse(header) as Header) yield { cluster, node, snapshotMs, values }
+}

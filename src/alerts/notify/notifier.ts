@@ -1,0 +1,139 @@
+import type { NotifyTarget } from '../../model/alerts'
+import type { AlertStore, OutboxMessage } from '../alert-store'
+import type { AlertRecord } from '../evaluator'
+import { alertmanagerBody, bodyFor, type AlertGroup } from './formats'
+import { postUrl, targetKey } from './targets'
+
+/** A receiver gets this long to answer one message. */
+const SEND_TIMEOUT_MS = 5_000
+const FIRST_RETRY_MS = 1_000
+const MAX_RETRY_MS = 60_000
+/** A message no receiver took for this long is given up (and logged): the alert's state has moved on by then. */
+const GIVE_UP_AFTER_MS = 24 * 3_600_000
+/** Firing alerts go to each Alertmanager again this often, as Prometheus does, so they do not end there by themselves. */
+export const ALERTMANAGER_REFRESH_MS = 60_000
+/** At most this many alerts per POST of a refresh. */
+const REFRESH_CHUNK = 1_000
+
+export type NotifyCounts = Record<NotifyTarget['type'], { sent: number; failed: number }>
+
+/**
+ * Delivers notifications from the outbox of the alert store, never on the path of a sample: a
+ * state change is stored with its messages (one transaction), then sent at once; a receiver that
+ * fails or is down gets the message again with back-off (1 s doubling to a minute) until it takes
+ * it. Each target gets its messages one at a time, oldest first, so a resolve never overtakes its
+ * fire; targets do not wait for one another.
+ */
+export class Notifier {
+  private targets = new Map<string, NotifyTarget>()
+  private readonly busy = new Set<string>()
+  private timer: Timer | undefined
+  private stopped = false
+  /** targets failing now, for one log line per burst */
+  private readonly failing = new Set<string>()
+  readonly counts: NotifyCounts = { webhook: { sent: 0, failed: 0 }, slack: { sent: 0, failed: 0 }, alertmanager: { sent: 0, failed: 0 } }
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly now: () => number,
+    /** told whenever `counts` change, for /metrics */
+    private readonly counted: () => void,
+  ) {}
+
+  /** The configured targets; what waits for a target no longer among them is dropped. */
+  setTargets(targets: readonly NotifyTarget[]): void {
+    this.targets = new Map(targets.map((target) => [targetKey(target), target]))
+    const dropped = this.store.dropTargetsBut([...this.targets.keys()])
+    if (dropped > 0) console.warn(`alerts: ${dropped} undelivered notification(s) for targets no longer configured were dropped`)
+  }
+
+  /** The outbox rows for these groups: one message per group and target. Stored by the caller with the state changes. */
+  messagesFor(groups: readonly AlertGroup[], externalUrl: string): { target: string; body: string }[] {
+    const now = this.now()
+    const messages: { target: string; body: string }[] = []
+    for (const [key, target] of this.targets) {
+      for (const group of groups) messages.push({ target: key, body: JSON.stringify(bodyFor(target, group, externalUrl, now)) })
+    }
+    return messages
+  }
+
+  /** Sends what is due now; called after new messages are stored and by its own timer for retries. */
+  readonly pump = (): void => {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    const now = this.now()
+    let next = Infinity
+    for (const message of this.store.heads()) {
+      if (this.busy.has(message.target)) continue
+      if (message.nextMs > now) {
+        next = Math.min(next, message.nextMs)
+        continue
+      }
+      this.busy.add(message.target)
+      void this.send(message).finally(() => {
+        this.busy.delete(message.target)
+        this.pump()
+      })
+    }
+    if (next !== Infinity) this.timer = setTimeout(this.pump, Math.max(10, next - now))
+  }
+
+  /** Every firing alert to every Alertmanager again (not through the outbox: the next refresh is the retry). */
+  async refreshAlertmanagers(firing: readonly AlertRecord[], externalUrl: string): Promise<void> {
+    if (firing.length === 0) return
+    const now = this.now()
+    for (const [key, target] of this.targets) {
+      if (target.type !== 'alertmanager') continue
+      for (let start = 0; start < firing.length; start += REFRESH_CHUNK) {
+        await this.post(key, target, JSON.stringify(alertmanagerBody(firing.slice(start, start + REFRESH_CHUNK), externalUrl, now)))
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private async send(message: OutboxMessage): Promise<void> {
+    const target = this.targets.get(message.target)
+    if (!target) return this.store.delivered(message.id) // its target was removed meanwhile
+    if (await this.post(message.target, target, message.body)) return this.store.delivered(message.id)
+    if (this.stopped) return
+    const now = this.now()
+    if (now - message.createdMs >= GIVE_UP_AFTER_MS) {
+      console.error(`alerts: gave up a notification to ${target.type} ${postUrl(target)} after ${message.attempts + 1} attempts over 24 h`)
+      return this.store.delivered(message.id)
+    }
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** message.attempts)
+    this.store.retryLater(message.id, message.attempts + 1, now + delay)
+  }
+
+  /** One POST; true when the receiver took it (2xx). */
+  private async post(key: string, target: NotifyTarget, body: string): Promise<boolean> {
+    let problem: string | undefined
+    try {
+      const response = await fetch(postUrl(target), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'node-metrics-master', ...('headers' in target ? target.headers : {}) },
+        body,
+        signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+      })
+      await response.body?.cancel()
+      if (!response.ok) problem = `HTTP ${response.status}`
+    } catch (error) {
+      problem = (error as Error).name === 'TimeoutError' ? `no answer in ${SEND_TIMEOUT_MS / 1000} s` : (error as Error).message
+    }
+    const counts = this.counts[target.type]
+    if (problem === undefined) {
+      counts.sent++
+      if (this.failing.delete(key)) console.warn(`alerts: ${target.type} ${postUrl(target)} takes notifications again`)
+    } else {
+      counts.failed++
+      if (!this.failing.has(key)) console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification (${problem}); retrying with back-off`)
+      this.failing.add(key)
+    }
+    this.counted()
+    return problem === undefined
+  }
+}

@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { disposeMaster, postSnapshot, startTestMaster, type RunningMaster } from './support/master'
+import { startReceiver, type Receiver } from './support/receiver'
+import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
+import { waitFor } from './support/wait'
+
+// Real servers, Workers and receivers: bun's 5 s per test is too short on a busy CI machine.
+setDefaultTimeout(30_000)
+
+const MINUTE = 60_000
+const T = Date.now()
+const at = (minutesAgo: number) => new Date(T - minutesAgo * MINUTE).toISOString()
+
+function rulesFile(receiver: Receiver): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'nmm-rules-')), 'alerts.yaml')
+  writeFileSync(
+    path,
+    `rules:
+  - name: cpu-high
+    figure: cpu_usage
+    op: ">="
+    threshold: 90
+    for: 5m
+    resolve: 85
+    severity: warning
+    description: CPU is saturated
+  - name: node-stale
+    figure: stale
+    for: 1m
+    severity: warning
+  - name: agent-offline
+    figure: agent_offline
+    severity: critical
+notify:
+  - type: webhook
+    url: ${receiver.url}/hook
+  - type: slack
+    url: ${receiver.url}/slack
+`,
+  )
+  return path
+}
+
+/** One snapshot of cluster `c1` with nodes a and b at `cpu`, taken `minutesAgo`. */
+async function post(master: RunningMaster, minutesAgo: number, cpu: number, nodes = ['a', 'b']): Promise<void> {
+  const body = clusterSnapshot('c1', nodes.map((name) => nodeSnapshot(name, at(minutesAgo), { cpu })))
+  const response = await postSnapshot(master.ingest, body, { clusterId: 'c1' })
+  expect(response.status).toBe(200)
+}
+
+const api = async (master: RunningMaster, path: string) => (await fetch(`${master.api}${path}`)).json() as Promise<any>
+const states = async (master: RunningMaster, query = '') =>
+  ((await api(master, `/api/v2/alerts${query}`)).alerts as any[]).map((alert) => `${alert.rule}/${alert.node}:${alert.state}`).sort()
+
+describe('alerts through the real pipeline into real receivers', () => {
+  let receiver: Receiver
+  let master: RunningMaster | undefined
+  let dbPath: string
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    receiver = startReceiver()
+    env = { ALERT_RULES: rulesFile(receiver), AGENT_EXPIRE: '45s' }
+    master = await startTestMaster(env)
+    dbPath = master.dbPath
+  })
+  afterAll(async () => {
+    master = await disposeMaster(master)
+    receiver.stop()
+  })
+
+  test('pending until the condition has held for `for`, then one message for the rule and cluster, not one per node', async () => {
+    await post(master!, 9, 95)
+    await waitFor(async () => (await states(master!)).length === 2, 5_000)
+    expect(await states(master!)).toEqual(['cpu-high/a:pending', 'cpu-high/b:pending'])
+    await post(master!, 6, 96) // 3 minutes in: still pending
+    await Bun.sleep(300)
+    expect(await states(master!, '?state=firing')).toEqual([])
+    expect(receiver.taken('/hook')).toHaveLength(0)
+
+    await post(master!, 4, 97) // 5 minutes in: fires
+    await waitFor(() => receiver.taken('/hook').length === 1 && receiver.taken('/slack').length === 1, 5_000)
+    expect(await states(master!, '?state=firing')).toEqual(['cpu-high/a:firing', 'cpu-high/b:firing'])
+    const hook = receiver.taken('/hook')[0]
+    expect(hook.version).toBe('4')
+    expect(hook.status).toBe('firing')
+    expect(hook.groupLabels).toEqual({ alertname: 'cpu-high', cluster: 'c1' })
+    expect(hook.commonLabels).toEqual({ alertname: 'cpu-high', cluster: 'c1', severity: 'warning' })
+    expect(hook.alerts).toHaveLength(2)
+    const alertA = hook.alerts.find((alert: any) => alert.labels.node === 'a')
+    expect(alertA).toMatchObject({
+      status: 'firing',
+      labels: { alertname: 'cpu-high', cluster: 'c1', node: 'a', severity: 'warning' },
+      annotations: { description: 'CPU is saturated', value: '97' },
+      startsAt: at(9),
+      endsAt: '0001-01-01T00:00:00Z',
+    })
+    expect(alertA.annotations.summary).toContain('cpu_usage on a')
+    expect(receiver.taken('/slack')[0].text).toContain('[FIRING:2] cpu-high')
+  })
+
+  test('hysteresis: below the threshold but above `resolve` it keeps firing; below `resolve` one resolve message', async () => {
+    await post(master!, 3, 87)
+    await Bun.sleep(300)
+    expect(await states(master!, '?state=firing')).toEqual(['cpu-high/a:firing', 'cpu-high/b:firing'])
+    expect(receiver.taken('/hook')).toHaveLength(1)
+
+    await post(master!, 2, 80)
+    await waitFor(() => receiver.taken('/hook').length === 2, 5_000)
+    const resolved = receiver.taken('/hook')[1]
+    expect(resolved.status).toBe('resolved')
+    expect(resolved.alerts.map((alert: any) => [alert.labels.node, alert.status, alert.endsAt]).sort()).toEqual([
+      ['a', 'resolved', at(2)],
+      ['b', 'resolved', at(2)],
+    ])
+    expect(receiver.taken('/slack')[1].text).toContain('[RESOLVED:2] cpu-high')
+    expect(await states(master!)).toEqual([])
+    expect(await states(master!, '?state=resolved')).toEqual(['cpu-high/a:resolved', 'cpu-high/b:resolved'])
+    const history = await api(master!, '/api/v2/alerts/history?hours=1&rule=cpu-high')
+    expect(history.transitions.filter((change: any) => change.node === 'a').map((change: any) => `${change.from}>${change.to}`)).toEqual([
+      'inactive>pending', 'pending>firing', 'firing>resolved',
+    ])
+  })
+
+  test('stale nodes and an offline agent fire on silence, and resolve when the agent reports again', async () => {
+    const before = receiver.taken('/hook').length
+    master!.faults.alertsClock(10 * MINUTE)
+    await waitFor(() => receiver.taken('/hook').length >= before + 2, 5_000)
+    const messages = receiver.taken('/hook').slice(before)
+    const stale = messages.find((message) => message.groupLabels.alertname === 'node-stale')
+    const offline = messages.find((message) => message.groupLabels.alertname === 'agent-offline')
+    expect(stale.alerts.map((alert: any) => alert.labels.node).sort()).toEqual(['a', 'b'])
+    expect(offline.alerts).toHaveLength(1)
+    expect(offline.alerts[0].labels).toEqual({ alertname: 'agent-offline', cluster: 'c1', severity: 'critical' })
+    expect(await states(master!, '?state=firing')).toEqual(['agent-offline/:firing', 'node-stale/a:firing', 'node-stale/b:firing'])
+
+    await post(master!, 1, 20)
+    master!.faults.alertsClock(0)
+    await waitFor(async () => (await states(master!)).length === 0, 5_000)
+    await waitFor(() => receiver.taken('/hook').length >= before + 4, 5_000)
+    expect(receiver.taken('/hook').slice(before + 2).map((message) => `${message.groupLabels.alertname}:${message.status}`).sort()).toEqual([
+      'agent-offline:resolved', 'node-stale:resolved',
+    ])
+  })
+
+  test('a restart while firing neither forgets the alert nor sends it again', async () => {
+    await post(master!, 0.9, 99)
+    await post(master!, 0.5, 99, ['a']) // only a keeps breaching; b stays pending
+    // `for` counts from the first breaching sample: 0.4 minutes in, both still pending.
+    expect(await states(master!, '?state=firing')).toEqual([])
+    const sent = receiver.taken('/hook').length
+    master = await restart(master!)
+    expect(await states(master)).toEqual(['cpu-high/a:pending', 'cpu-high/b:pending'])
+
+    // The pending state survived the restart: 5 minutes after its first breach, a fires.
+    await post(master, -4.2, 99, ['a'])
+    await waitFor(() => receiver.taken('/hook').length === sent + 1, 5_000)
+    expect(await states(master, '?state=firing')).toEqual(['cpu-high/a:firing'])
+
+    master = await restart(master)
+    expect(await states(master, '?state=firing')).toEqual(['cpu-high/a:firing'])
+    await post(master, -4.4, 99, ['a'])
+    await Bun.sleep(500)
+    expect(receiver.taken('/hook')).toHaveLength(sent + 1) // still firing: nothing sent again
+
+    await post(master, -4.6, 10, ['a'])
+    await waitFor(() => receiver.taken('/hook').length === sent + 2, 5_000)
+    expect(receiver.taken('/hook').at(-1).status).toBe('resolved')
+  })
+
+  async function restart(running: RunningMaster): Promise<RunningMaster> {
+    const { problems } = await running.stop()
+    expect(problems).toEqual([])
+    return startTestMaster(env, dbPath)
+  }
+})
