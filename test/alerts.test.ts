@@ -109,7 +109,7 @@ describe('alerts through the real pipeline into real receivers', () => {
     expect(receiver.taken('/hook')).toHaveLength(1)
 
     await post(master!, 2, 80)
-    await waitFor(() => receiver.taken('/hook').length === 2, 5_000)
+    await waitFor(() => receiver.taken('/hook').length === 2 && receiver.taken('/slack').length === 2, 5_000)
     const resolved = receiver.taken('/hook')[1]
     expect(resolved.status).toBe('resolved')
     expect(resolved.alerts.map((alert: any) => [alert.labels.node, alert.status, alert.endsAt]).sort()).toEqual([
@@ -176,4 +176,55 @@ describe('alerts through the real pipeline into real receivers', () => {
     expect(problems).toEqual([])
     return startTestMaster(env, dbPath)
   }
+})
+
+describe('a receiver that is down or hangs', () => {
+  let receiver: Receiver
+  let master: RunningMaster | undefined
+
+  beforeAll(async () => {
+    receiver = startReceiver()
+    const path = join(mkdtempSync(join(tmpdir(), 'nmm-rules-')), 'alerts.json')
+    writeFileSync(path, JSON.stringify({
+      rules: [{ name: 'cpu-any', figure: 'cpu_usage', op: '>=', threshold: 50, severity: 'critical' }],
+      notify: [{ type: 'webhook', url: `${receiver.url}/hook` }],
+    }))
+    master = await startTestMaster({ ALERT_RULES: path })
+  })
+  afterAll(async () => {
+    master = await disposeMaster(master)
+    receiver.stop()
+  })
+
+  const metric = async (pattern: RegExp) => {
+    const match = pattern.exec(await (await fetch(`${master!.api}/metrics`)).text())
+    return match ? Number(match[1]) : undefined
+  }
+
+  test('while the receiver hangs, agents are answered and alerts change state; the message waits in the outbox', async () => {
+    receiver.mode = 'hang'
+    await post(master!, 3, 95, ['h1'])
+    await post(master!, 2, 10, ['h1'])
+    await post(master!, 1, 95, ['h1'])
+    await waitFor(async () => (await states(master!, '?state=firing')).length === 1, 5_000)
+    await waitFor(() => receiver.attempts('/hook') >= 1, 5_000)
+    expect(receiver.taken('/hook')).toHaveLength(0)
+    const history = await api(master!, '/api/v2/alerts/history?hours=1')
+    expect(history.transitions.map((change: any) => change.to)).toEqual(['pending', 'firing', 'resolved', 'pending', 'firing'])
+    await waitFor(async () => ((await metric(/^nmm_alert_notifications_pending (\d+)/m)) ?? 0) >= 1, 5_000)
+  })
+
+  test('a receiver that refuses gets the messages again with back-off, in order, until it takes them', async () => {
+    receiver.mode = 'refuse'
+    const before = receiver.attempts('/hook')
+    // The hung request ends (5 s timeout) and counts as a failure; refusals follow with back-off.
+    await waitFor(() => receiver.attempts('/hook') >= before + 1, 10_000)
+    receiver.mode = 'take'
+    await waitFor(() => receiver.taken('/hook').length === 3, 15_000)
+    expect(receiver.taken('/hook').map((message) => message.status)).toEqual(['firing', 'resolved', 'firing'])
+    await waitFor(async () => (await metric(/^nmm_alert_notifications_pending (\d+)/m)) === 0, 5_000)
+    expect(await metric(/^nmm_alert_notifications_total\{type="webhook",outcome="failed"\} (\d+)/m)).toBeGreaterThanOrEqual(2)
+    expect(await metric(/^nmm_alert_notifications_total\{type="webhook",outcome="sent"\} (\d+)/m)).toBe(3)
+    expect(await metric(/^nmm_alerts_firing\{rule="cpu-any",severity="critical"\} (\d+)/m)).toBe(1)
+  })
 })
