@@ -3,7 +3,8 @@
  * query latency alone and under load, agents' acknowledgement latency while dashboards read a
  * 1,000-node cluster, storage per row, and the master's peak memory — all measured in this one
  * run, on this machine. `--peer` measures VictoriaMetrics beside it (bench/peer/victoria.ts).
- * `--store postgres` measures the master on PostgreSQL instead (bench/postgres/run.ts).
+ * `--store postgres` measures the master on PostgreSQL instead (bench/postgres/run.ts); `--alerts`
+ * ingest with 1,000 alert rules against none (bench/alerts/run.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -25,13 +26,21 @@ const { values: args } = parseArgs({
     peer: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.json' },
     store: { type: 'string', default: 'sqlite' },
+    alerts: { type: 'boolean', default: false },
   },
 })
+const outGiven = process.argv.some((arg) => arg === '--out' || arg.startsWith('--out='))
+if (args.alerts) {
+  // Its own run: ingest with 1,000 alert rules against none (bench/results/alerts.json unless --out says otherwise).
+  const { runAlertsBench } = await import('./alerts/run')
+  await runAlertsBench({ quick: args.quick, out: outGiven ? args.out : undefined })
+  process.exit(0)
+}
 if (args.store === 'postgres') {
   // Its own run, with its own results file (bench/results/postgres.json unless --out says otherwise).
   if (args.peer) throw new Error('--peer: measured beside the SQLite run only')
   const { runPostgresBench } = await import('./postgres/run')
-  await runPostgresBench({ quick: args.quick, out: process.argv.some((arg) => arg === '--out' || arg.startsWith('--out=')) ? args.out : undefined })
+  await runPostgresBench({ quick: args.quick, out: outGiven ? args.out : undefined })
   process.exit(0)
 }
 if (args.store !== 'sqlite') throw new Error(`--store: sqlite (the default) or postgres, not ${args.store}`)

@@ -153,7 +153,7 @@ describe('GET / PUT /api/v2/alert-rules', () => {
     ]
     const answer = await put({ rules, notify })
     expect(answer.status).toBe(200)
-    const view = await answer.json()
+    const view = (await answer.json()) as any
     expect(view.source).toBe('api')
     expect(view.rules).toEqual([{ ...rules[0], for: 0 }])
     expect(view.notify).toEqual([
@@ -164,7 +164,7 @@ describe('GET / PUT /api/v2/alert-rules', () => {
 
     const masked = await put({ rules, notify: view.notify })
     expect(masked.status).toBe(400)
-    expect((await masked.json()).message).toContain('notify[0]: holds ***')
+    expect(((await masked.json()) as any).message).toContain('notify[0]: holds ***')
     // Without notify the targets stay.
     expect((await put({ rules: [] })).status).toBe(200)
     expect((await get()).notify).toHaveLength(2)

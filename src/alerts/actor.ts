@@ -96,7 +96,10 @@ export class AlertsActor {
   private startingRules(): { source: AlertRulesSource; document: AlertRulesDocument } {
     const { configured } = this.settings
     const stored = this.store.rules()
-    if (stored?.source === 'api' && stored.configuredFingerprint === configured.fingerprint) return stored
+    if (stored?.source === 'api' && stored.configuredFingerprint === configured.fingerprint) {
+      console.log(`alerts: the rules set through the API on ${new Date(stored.updatedMs).toISOString()} are in force (${stored.document.rules.length} rule(s)), not ALERT_RULES`)
+      return stored
+    }
     if (stored?.source === 'api') console.warn('alerts: ALERT_RULES changed since rules were set through the API; the configured rules are in force')
     return { source: configured.source, document: configured.document }
   }

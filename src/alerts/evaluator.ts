@@ -1,4 +1,6 @@
 import { breaches, clears, type CompiledRule } from './compiled-rule'
+import { FIGURES } from '../model/figures'
+import { ThresholdIndex } from './threshold-index'
 
 /** The state of one (rule, cluster, node) that is not inactive; agent_offline alerts have node "". */
 export interface AlertRecord {
@@ -55,6 +57,7 @@ interface ClusterTrack {
 }
 
 const key = (cluster: string, node: string) => `${cluster}\0${node}`
+const FIGURE_COUNT = FIGURES.length
 
 /**
  * Judges every committed sample against the rules as it arrives, and silence (stale nodes,
@@ -67,7 +70,8 @@ const key = (cluster: string, node: string) => `${cluster}\0${node}`
  */
 export class AlertEvaluator {
   private rules: CompiledRule[] = []
-  private everywhere: CompiledRule[] = []
+  private everywhere = new ThresholdIndex([])
+  private byName = new Map<string, CompiledRule>()
   private scopedRules: CompiledRule[] = []
   private rulesVersion = 0
   private readonly nodes = new Map<string, NodeTrack>()
@@ -86,10 +90,10 @@ export class AlertEvaluator {
    */
   setRules(rules: CompiledRule[], now: number): Transition[] {
     this.rules = rules
-    this.everywhere = rules.filter((rule) => rule.everywhere)
+    this.everywhere = new ThresholdIndex(rules.filter((rule) => rule.everywhere))
     this.scopedRules = rules.filter((rule) => !rule.everywhere)
     this.rulesVersion++
-    const byName = new Map(rules.map((rule) => [rule.name, rule]))
+    const byName = (this.byName = new Map(rules.map((rule) => [rule.name, rule])))
     const transitions: Transition[] = []
     const keep = (alert: AlertRecord) => {
       const rule = byName.get(alert.rule)
@@ -127,14 +131,29 @@ export class AlertEvaluator {
     if (sampleMs <= track.lastSampleMs) return
     track.lastSampleMs = sampleMs
     track.receivedMs = Math.max(track.receivedMs, receivedMs)
-    // A node that reports is not stale: its stale alerts end with this sample.
-    if (track.alerts) {
-      for (const alert of track.alerts.values()) {
+    // The node's alerts first, each judged on its own: they may end, resolve or fire. A node that
+    // reports is not stale: its stale alerts end with this sample.
+    let had: Set<string> | undefined
+    if (track.alerts && track.alerts.size > 0) {
+      had = new Set(track.alerts.keys())
+      for (const alert of [...track.alerts.values()]) {
+        const rule = this.byName.get(alert.rule)
         if (alert.figure === 'stale') this.quiet(track.alerts, alert, receivedMs, out)
+        else if (rule && rule.figureIndex >= 0) this.judge(track, rule, values[rule.figureIndex], sampleMs, out)
       }
     }
-    for (const rule of this.everywhere) if (rule.figureIndex >= 0) this.judge(track, rule, values[rule.figureIndex], sampleMs, out)
-    for (const rule of this.scoped(track)) if (rule.figureIndex >= 0) this.judge(track, rule, values[rule.figureIndex], sampleMs, out)
+    // Then only the rules the sample breaches can start an alert.
+    const start = (rule: CompiledRule, value: number) => {
+      if (!had?.has(rule.name)) this.judge(track, rule, value, sampleMs, out)
+    }
+    for (let figure = 0; figure < FIGURE_COUNT; figure++) {
+      const value = values[figure]
+      if (value !== null && value !== undefined) this.everywhere.forEachBreached(figure, value, (rule) => start(rule, value))
+    }
+    for (const rule of this.scoped(track)) {
+      const value = rule.figureIndex >= 0 ? values[rule.figureIndex] : null
+      if (value !== null && value !== undefined) start(rule, value)
+    }
   }
 
   /** What the master last heard from a cluster's agent (snapshot or heartbeat); undefined: the cluster is forgotten. */
