@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../src/config/config'
@@ -187,4 +187,13 @@ describe('GET / PUT /api/v2/alert-rules', () => {
     expect(view.source).toBe('none')
     expect(view.notify).toEqual([])
   })
+})
+
+test('the README’s rules example is a valid rules file', () => {
+  const readme = readFileSync(join(import.meta.dir, '..', 'README.md'), 'utf8') as string
+  const section = readme.slice(readme.indexOf('## Alerts'))
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!
+  const rules = loadConfig({ ALERT_RULES: file('readme.yaml', example) }).alertRules.document
+  expect(rules.rules.map((rule) => rule.name)).toEqual(['cpu-high', 'gpu-hot', 'network-quiet', 'node-stale', 'agent-offline'])
+  expect(rules.notify!.map((target) => target.type)).toEqual(['webhook', 'slack', 'alertmanager'])
 })
