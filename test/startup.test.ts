@@ -2,6 +2,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs'
 import { runMasterToExit, spawnMaster } from './support/master-process'
+import { ALERTS_NICE } from '../src/alerts/serve'
 import { loadConfig } from '../src/config/config'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -65,7 +66,7 @@ describe('a busy port', () => {
         expect(output).toContain(`(${variable})`)
         expect(output).not.toContain("Elysia isn't running")
         expect(existsSync(dbPath)).toBe(true) // created, with its schema, and closed cleanly
-        expect(readdirSync(dir).sort()).toEqual(['metrics.db'])
+        expect(readdirSync(dir).sort()).toEqual(['alerts.db', 'metrics.db'])
       } finally {
         squatter.stop(true)
       }
@@ -74,7 +75,7 @@ describe('a busy port', () => {
 })
 
 describe('queries yield to agents', () => {
-  test('the gateway thread runs at GATEWAY_NICE (default 19), every other thread at the process priority', async () => {
+  test('the gateway thread runs at GATEWAY_NICE (default 19), the alerts thread at 10, every other thread at the process priority', async () => {
     const dir = tempDir()
     const master = await spawnMaster({ DB_PATH: join(dir, 'metrics.db') })
     try {
@@ -84,11 +85,11 @@ describe('queries yield to agents', () => {
       }
       const tasks = readdirSync(`/proc/${master.proc.pid}/task`)
       const workers = tasks.filter((task) => readFileSync(`/proc/${master.proc.pid}/task/${task}/comm`, 'utf8').trim() === 'Worker')
-      // The ingest threads (INGEST_THREADS of them) and the writer at the process's priority, the gateway at 19
-      // (its own helper threads inherit it).
+      // The ingest threads (INGEST_THREADS of them) and the writer at the process's priority, the alerts
+      // thread at 10, the gateway at 19 (their own helper threads inherit it).
       const ingestThreads = loadConfig({ INGEST_THREADS: process.env.INGEST_THREADS }).ingestThreads
-      expect(workers.map(niceOf).sort((a, b) => a - b)).toEqual([...Array<number>(ingestThreads + 1).fill(0), 19])
-      expect(tasks.map(niceOf).filter((nice) => nice !== 19 && nice !== 0)).toEqual([])
+      expect(workers.map(niceOf).sort((a, b) => a - b)).toEqual([...Array<number>(ingestThreads + 1).fill(0), ALERTS_NICE, 19])
+      expect(tasks.map(niceOf).filter((nice) => nice !== 19 && nice !== ALERTS_NICE && nice !== 0)).toEqual([])
     } finally {
       master.proc.kill('SIGTERM')
       await master.proc.exited

@@ -26,7 +26,16 @@ test('/swagger/json documents every route with its parameters and response schem
     '/agent/commands',
     '/healthz',
     '/metrics',
+    '/api/v2/alerts',
+    '/api/v2/alerts/history',
+    '/api/v2/alert-rules',
   ].sort())
+  // The rules document in the PUT body is the rules file's: the same schema.
+  const rulesBody = paths['/api/v2/alert-rules'].put.requestBody.content['application/json'].schema
+  expect(Object.keys(rulesBody.properties)).toEqual(['rules', 'notify'])
+  expect(Object.keys(rulesBody.properties.rules.items.properties)).toEqual([
+    'name', 'figure', 'op', 'threshold', 'for', 'resolve', 'severity', 'clusters', 'nodes', 'description',
+  ])
   const schemaOf = (path: string, code = '200') => paths[path].get.responses[code].content['application/json'].schema
 
   const list = schemaOf('/api/v2/clusters/{clusterId}/node-metrics')

@@ -1,9 +1,18 @@
 import { Mailbox } from '../threads/mailbox'
+import { setThreadNice } from '../threads/priority'
 import { AlertsActor } from './actor'
 import type { AlertsToHub, HubToAlerts } from './messages'
 
+/**
+ * The alerts thread's nice value: below the threads that acknowledge agents (0), so judging never
+ * takes their core when the machine is busy, and above the gateway's (GATEWAY_NICE, 19), so a
+ * dashboard's reads do not hold up a notification.
+ */
+export const ALERTS_NICE = 10
+
 /** Runs the alerts actor on a Worker: messages in batches both ways, as every thread of the master. */
 export function serveAlerts(self: Worker): void {
+  setThreadNice(ALERTS_NICE) // where it cannot be set, the thread runs at the process's priority
   const outbox = new Mailbox<AlertsToHub>((batch) => self.postMessage(batch))
   let actor: AlertsActor | undefined
   self.onmessage = (event: MessageEvent<HubToAlerts[]>) => {

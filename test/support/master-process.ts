@@ -1,4 +1,7 @@
 import type { Subprocess } from 'bun'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** Runs a master as a child process, for the process tests and the benchmark. */
 
@@ -17,7 +20,9 @@ export async function spawnMaster(env: Record<string, string>, bunFlags: string[
   // `bun src/main.ts`, not `bun run`: the child's pid is then the master's, for its memory figures.
   const proc = Bun.spawn(['bun', ...bunFlags, 'src/main.ts'], {
     cwd: `${import.meta.dir}/../..`, // the repository
-    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...env },
+    // A master on PostgreSQL (no DB_PATH) keeps its alerts beside the default DB_PATH, in the
+    // repository: each spawned one gets a file of its own instead.
+    env: { ...process.env, PORT: '0', INGEST_PORT: '0', ...(env.DB_PATH || env.ALERT_DB ? {} : { ALERT_DB: ownAlertDb() }), ...env },
     stdout: 'pipe',
     stderr: 'pipe',
   })
@@ -37,6 +42,10 @@ export async function spawnMaster(env: Record<string, string>, bunFlags: string[
     }
     await Bun.sleep(20)
   }
+}
+
+function ownAlertDb(): string {
+  return join(mkdtempSync(join(tmpdir(), 'nmm-alerts-')), 'alerts.db')
 }
 
 /** `bun src/main.ts` run to its exit (a refused start, say): its exit code and everything it printed. */
