@@ -51,7 +51,7 @@ export class AlertsActor {
     this.store = AlertStore.open(settings.dbPath)
     this.evaluator = new AlertEvaluator(settings.agentExpireMs)
     this.notifier = new Notifier(this.store, now, () => this.statusSoon())
-    this.evaluator.restore(this.store.alerts(), this.store.seenNodes(), this.store.seenClusters())
+    this.evaluator.restore(this.store.alerts(), this.store.seenNodes(), this.store.seenClusters(), now())
     this.putInForce(this.startingRules())
     this.notifier.pump() // what a previous run stored but could not deliver
     this.timers.push(

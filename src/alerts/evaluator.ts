@@ -112,15 +112,19 @@ export class AlertEvaluator {
     return transitions
   }
 
-  /** Alerts read back at a start: they carry on where they were, so nothing is sent again. */
-  restore(alerts: AlertRecord[], seen: { cluster: string; node: string; lastSampleMs: number; receivedMs: number }[], heard: [string, number][]): void {
+  /**
+   * Alerts read back at a start: they carry on where they were, so nothing is sent again. A node
+   * with an alert but no stored last-heard time (a crash within 30 s of its first sample) counts as
+   * heard at `now`, not at the epoch: it is not called stale for the gap.
+   */
+  restore(alerts: AlertRecord[], seen: { cluster: string; node: string; lastSampleMs: number; receivedMs: number }[], heard: [string, number][], now: number): void {
     for (const entry of seen) {
       this.nodes.set(key(entry.cluster, entry.node), { ...entry, rulesVersion: -1 })
     }
     for (const [cluster, heardMs] of heard) this.clusterTrack(cluster).heardMs = heardMs
     for (const alert of alerts) {
       if (alert.state === 'resolved') continue
-      const map = alert.figure === 'agent_offline' ? (this.clusterTrack(alert.cluster).alerts ??= new Map()) : this.nodeAlerts(this.nodeTrack(alert.cluster, alert.node))
+      const map = alert.figure === 'agent_offline' ? (this.clusterTrack(alert.cluster).alerts ??= new Map()) : this.nodeAlerts(this.nodeTrack(alert.cluster, alert.node, now))
       map.set(alert.rule, alert)
     }
   }
@@ -173,6 +177,8 @@ export class AlertEvaluator {
     if (staleRules.length > 0) {
       for (const track of this.nodes.values()) {
         const since = track.receivedMs + settings.staleAfterMs(track.cluster)
+        // A node that reports and has no alert has nothing to judge (and gets no map of alerts).
+        if (now <= since && !track.alerts?.size) continue
         for (const rule of staleRules) {
           if (!rule.appliesToCluster(track.cluster) || !rule.appliesToNode(track.node)) continue
           this.judgeSilence(this.nodeAlerts(track), rule, track.cluster, track.node, now > since, since, now, out)
@@ -184,6 +190,7 @@ export class AlertEvaluator {
     for (const [cluster, track] of this.clusters) {
       if (track.heardMs === undefined) continue
       const since = track.heardMs + this.agentExpireMs
+      if (now <= since && !track.alerts?.size) continue
       for (const rule of offlineRules) {
         if (rule.appliesToCluster(cluster)) this.judgeSilence((track.alerts ??= new Map()), rule, cluster, '', now > since, since, now, out)
       }
