@@ -1,12 +1,12 @@
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /**
- * Real PostgreSQL and Redis servers for the tests, from Debian's packages, each in a temp dir on a
- * free loopback port, stopped and removed by `stop()`. Under CI=true an engine that is not
- * installed is an error (CI installs them); elsewhere `start…` returns undefined and the caller
- * skips with the reason.
+ * Real PostgreSQL, Redis and Alertmanager servers for the tests, from Debian's packages, each in
+ * a temp dir on a free loopback port, stopped and removed by `stop()`. Under CI=true an engine
+ * that is not installed is an error (CI installs them); elsewhere the caller skips with the
+ * reason (`engineOrSkip`).
  */
 export interface Engine {
   url: string
@@ -21,16 +21,20 @@ export interface Engine {
 
 const PG_BIN = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'].find((dir) => existsSync(join(dir, 'initdb')))
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((path) => existsSync(path))
+const ALERTMANAGER = ['/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager'].find((path) => existsSync(path))
+
+export type EngineName = 'postgres' | 'redis' | 'alertmanager'
 
 /** Why an engine cannot be started here, or undefined when it can. */
-export function missingEngine(engine: 'postgres' | 'redis'): string | undefined {
+export function missingEngine(engine: EngineName): string | undefined {
   if (engine === 'postgres' && !PG_BIN) return 'PostgreSQL is not installed (Debian package postgresql)'
   if (engine === 'redis' && !REDIS_SERVER) return 'Redis is not installed (Debian package redis-server)'
+  if (engine === 'alertmanager' && !ALERTMANAGER) return 'Alertmanager is not installed (Debian package prometheus-alertmanager)'
   return undefined
 }
 
 /** Under CI=true a missing engine fails the test; elsewhere it is skipped with the reason. */
-export function engineOrSkip(engine: 'postgres' | 'redis'): boolean {
+export function engineOrSkip(engine: EngineName): boolean {
   const missing = missingEngine(engine)
   if (!missing) return true
   if (process.env.CI === 'true') throw new Error(`${missing}: .ci/run installs it`)
@@ -166,6 +170,74 @@ export async function startRedis(): Promise<Engine> {
       await proc.exited
       proc = undefined
     },
+    async resume() {
+      if (!proc) proc = await launch()
+    },
+  }
+}
+
+/**
+ * One receiver that sends nothing anywhere: the tests read what Alertmanager holds through its
+ * API, they do not want it to notify.
+ */
+const ALERTMANAGER_CONFIG = `route:
+  receiver: nowhere
+receivers:
+  - name: nowhere
+`
+
+/**
+ * A Prometheus Alertmanager on a free loopback port, alone (clustering off, so it neither opens
+ * the gossip port nor waits for peers), its state in a temp dir. `halt` ends it, `resume` starts
+ * another on the same port and dir: an Alertmanager that was down for a while. Undefined when it
+ * is not installed (callers check `engineOrSkip('alertmanager')` first).
+ */
+export async function startAlertmanager(): Promise<Engine | undefined> {
+  if (!ALERTMANAGER) return undefined
+  const dir = mkdtempSync(join(tmpdir(), 'nmm-am-'))
+  const config = join(dir, 'alertmanager.yml')
+  writeFileSync(config, ALERTMANAGER_CONFIG)
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const launch = async () => {
+    const proc = Bun.spawn(
+      [
+        ALERTMANAGER!, `--config.file=${config}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=', '--log.level=warn',
+      ],
+      { stdout: 'ignore', stderr: 'pipe' },
+    )
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) }).then((response) => response.ok, () => false)
+      if (ready) return proc
+      if (proc.exitCode !== null || Date.now() > deadline) {
+        proc.kill('SIGKILL')
+        const log = await new Response(proc.stderr).text()
+        throw new Error(`prometheus-alertmanager did not start: ${log.trim() || 'not ready in 10 s'}`)
+      }
+      await Bun.sleep(50)
+    }
+  }
+  let proc: Awaited<ReturnType<typeof launch>> | undefined
+  try {
+    proc = await launch()
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+  const end = async () => {
+    proc?.kill('SIGTERM')
+    await proc?.exited
+    proc = undefined
+  }
+  return {
+    url,
+    async stop() {
+      await end()
+      rmSync(dir, { recursive: true, force: true })
+    },
+    halt: end,
     async resume() {
       if (!proc) proc = await launch()
     },

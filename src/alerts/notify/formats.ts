@@ -86,15 +86,22 @@ export function slackBody(group: AlertGroup): object {
  * The alerts as Alertmanager's API takes them (POST /api/v2/alerts). A firing alert carries an
  * end a few minutes ahead and is sent again every minute while it fires, as Prometheus does, so
  * an Alertmanager whose master went away resolves it by itself rather than keeping it for ever.
+ * Alertmanager refuses (400) an alert that ends before it starts, and a refused message would
+ * hold up every later one to that target: a start stamped by an agent whose clock runs ahead
+ * (MAX_CLOCK_SKEW allows 5 minutes) pushes a firing alert's end past it, and a resolve never
+ * ends before its start.
  */
 export function alertmanagerBody(alerts: readonly AlertRecord[], externalUrl: string, now: number, description?: string): object[] {
-  return alerts.map((alert) => ({
-    labels: labelsOf(alert),
-    annotations: annotationsOf(alert, description),
-    startsAt: iso(alert.activeSinceMs),
-    endsAt: iso(alert.resolvedMs ?? now + ALERTMANAGER_END_AFTER_MS),
-    generatorURL: generatorUrl(externalUrl, alert),
-  }))
+  return alerts.map((alert) => {
+    const endsMs = alert.resolvedMs ?? Math.max(now, alert.activeSinceMs) + ALERTMANAGER_END_AFTER_MS
+    return {
+      labels: labelsOf(alert),
+      annotations: annotationsOf(alert, description),
+      startsAt: iso(Math.min(alert.activeSinceMs, endsMs)),
+      endsAt: iso(endsMs),
+      generatorURL: generatorUrl(externalUrl, alert),
+    }
+  })
 }
 
 export function bodyFor(target: NotifyTarget, group: AlertGroup, externalUrl: string, now: number): object {
