@@ -227,4 +227,16 @@ describe('a receiver that is down or hangs', () => {
     expect(await metric(/^nmm_alert_notifications_total\{type="webhook",outcome="sent"\} (\d+)/m)).toBe(3)
     expect(await metric(/^nmm_alerts_firing\{rule="cpu-any",severity="critical"\} (\d+)/m)).toBe(1)
   })
+
+  test('a receiver that answers 4xx refuses the message for good: it is dropped, not retried, and later messages go through', async () => {
+    receiver.mode = 'reject'
+    const attempts = receiver.attempts('/hook')
+    await post(master!, 0.5, 10, ['h1']) // resolves: the resolve message is rejected
+    await waitFor(() => receiver.attempts('/hook') === attempts + 1, 5_000)
+    receiver.mode = 'take'
+    await post(master!, 0.2, 96, ['h1']) // fires again: this one is taken, not held behind the rejected one
+    await waitFor(() => receiver.taken('/hook').length === 4, 5_000)
+    expect(receiver.taken('/hook').at(-1).status).toBe('firing')
+    expect(receiver.attempts('/hook')).toBe(attempts + 2)
+  })
 })

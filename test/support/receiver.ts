@@ -8,7 +8,8 @@ export interface Receiver {
   taken(path: string): any[]
   /** requests that reached it, refused or hung included */
   attempts(path: string): number
-  mode: 'take' | 'refuse' | 'hang'
+  /** refuse: 503 (retried); reject: 400 (refused for good); hang: never answers */
+  mode: 'take' | 'refuse' | 'reject' | 'hang'
   stop(): void
 }
 
@@ -35,6 +36,7 @@ export function startReceiver(): Receiver {
       const body = await request.json()
       attempts.set(path, (attempts.get(path) ?? 0) + 1)
       if (receiver.mode === 'refuse') return new Response('down for maintenance', { status: 503 })
+      if (receiver.mode === 'reject') return new Response('bad payload', { status: 400 })
       if (receiver.mode === 'hang') return new Promise<Response>((resolve) => hung.push(() => resolve(new Response('late', { status: 503 }))))
       taken.set(path, [...(taken.get(path) ?? []), body])
       return new Response('ok')

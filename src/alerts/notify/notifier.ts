@@ -98,7 +98,13 @@ export class Notifier {
   private async send(message: OutboxMessage): Promise<void> {
     const target = this.targets.get(message.target)
     if (!target) return this.store.delivered(message.id) // its target was removed meanwhile
-    if (await this.post(message.target, target, message.body)) return this.store.delivered(message.id)
+    const outcome = await this.post(message.target, target, message.body)
+    if (outcome === 'taken') return this.store.delivered(message.id)
+    if (outcome === 'refused') {
+      // The same body would be refused again, and holding it would hold every later message of the target.
+      console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification for good (a 4xx answer): it is dropped; check the target's URL and headers`)
+      return this.store.delivered(message.id)
+    }
     if (this.stopped) return
     const now = this.now()
     if (now - message.createdMs >= GIVE_UP_AFTER_MS) {
@@ -109,9 +115,13 @@ export class Notifier {
     this.store.retryLater(message.id, message.attempts + 1, now + delay)
   }
 
-  /** One POST; true when the receiver took it (2xx). */
-  private async post(key: string, target: NotifyTarget, body: string): Promise<boolean> {
+  /**
+   * One POST: `taken` (2xx), `refused` for good (a 4xx other than 408 and 429: the same body would
+   * be refused again, as Prometheus's notifier treats it), or `failed` (5xx, no answer: retried).
+   */
+  private async post(key: string, target: NotifyTarget, body: string): Promise<'taken' | 'refused' | 'failed'> {
     let problem: string | undefined
+    let permanent = false
     try {
       const response = await fetch(postUrl(target), {
         method: 'POST',
@@ -119,8 +129,12 @@ export class Notifier {
         body,
         signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
       })
-      await response.body?.cancel()
-      if (!response.ok) problem = `HTTP ${response.status}`
+      if (!response.ok) {
+        problem = `HTTP ${response.status}: ${(await response.text()).slice(0, 200).trim()}`
+        permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429
+      } else {
+        await response.body?.cancel()
+      }
     } catch (error) {
       problem = (error as Error).name === 'TimeoutError' ? `no answer in ${SEND_TIMEOUT_MS / 1000} s` : (error as Error).message
     }
@@ -130,10 +144,11 @@ export class Notifier {
       if (this.failing.delete(key)) console.warn(`alerts: ${target.type} ${postUrl(target)} takes notifications again`)
     } else {
       counts.failed++
-      if (!this.failing.has(key)) console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification (${problem}); retrying with back-off`)
-      this.failing.add(key)
+      if (!this.failing.has(key) && !permanent) console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification (${problem}); retrying with back-off`)
+      if (permanent) console.error(`alerts: ${target.type} ${postUrl(target)} answered ${problem}`)
+      else this.failing.add(key)
     }
     this.counted()
-    return problem === undefined
+    return problem === undefined ? 'taken' : permanent ? 'refused' : 'failed'
   }
 }
