@@ -23,7 +23,7 @@ export function serveAlerts(self: Worker): void {
             actor = new AlertsActor(message.settings, (out) => outbox.send(out))
             outbox.send({ type: 'ready' })
           } catch (error) {
-            outbox.send({ type: 'failed', message: `alerts: ${(error as Error).message}` })
+            outbox.send({ type: 'failed', message: `alerts: cannot start on ALERT_DB ${message.settings.dbPath}: ${(error as Error).message}` })
           }
           break
         case 'stop':
