@@ -57,7 +57,7 @@ export class AlertsActor {
     this.timers.push(
       setInterval(() => this.judgeSilence(), SILENCE_TICK_MS),
       setInterval(() => this.flushSeen(), SEEN_FLUSH_MS),
-      setInterval(() => void this.notifier.refreshAlertmanagers(this.firing(), this.externalUrl), ALERTMANAGER_REFRESH_MS),
+      setInterval(() => void this.notifier.refreshAlertmanagers(() => this.firing(), this.externalUrl), ALERTMANAGER_REFRESH_MS),
       setInterval(() => this.cleanup(), CLEANUP_MS),
     )
     this.publishStatus()

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alert_outbox_target ON alert_outbox (target, id);
 CREATE TABLE IF NOT EXISTS alert_rules (
   id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, configured_fingerprint TEXT NOT NULL,
   document TEXT NOT NULL, updated_ms INTEGER NOT NULL
@@ -65,7 +66,12 @@ export const stateRowToRecord = (row: StateRow): AlertRecord => ({
 })
 
 export class AlertStore {
-  private constructor(private readonly db: Database) {}
+  /** undelivered messages, counted here: a count(*) over a backlog of a long outage costs a scan a second */
+  private outboxRows: number
+
+  private constructor(private readonly db: Database) {
+    this.outboxRows = db.query<{ n: number }, []>('SELECT count(*) AS n FROM alert_outbox').get()!.n
+  }
 
   static open(path: string): AlertStore {
     mkdirSync(dirname(path), { recursive: true })
@@ -119,7 +125,7 @@ export class AlertStore {
          active_since_ms = excluded.active_since_ms, fired_ms = excluded.fired_ms, resolved_ms = excluded.resolved_ms,
          value = excluded.value, summary = excluded.summary`,
     )
-    // A pending alert that ends leaves the resolved record of an earlier firing, if any, as it was.
+    // A pending alert took the row of the resolved one before it (the same key): when it ends, the row goes.
     const remove = this.db.query("DELETE FROM alert_state WHERE rule = ? AND cluster = ? AND node = ? AND state = 'pending'")
     const history = this.db.query(
       'INSERT INTO alert_history (at_ms, rule, severity, cluster, node, from_state, to_state, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -133,6 +139,7 @@ export class AlertStore {
       }
       for (const message of outbox) queue.run(message.target, message.body, now, now)
     })()
+    this.outboxRows += outbox.length
   }
 
   saveSeen(nodes: Iterable<{ cluster: string; node: string; lastSampleMs: number; receivedMs: number }>, clusters: Iterable<[string, number]>): void {
@@ -163,21 +170,25 @@ export class AlertStore {
   }
 
   /** Each target's oldest undelivered message: a target gets its messages in order, so only its head may go. */
-  heads(): OutboxMessage[] {
-    return this.db
-      .query<{ id: number; target: string; body: string; created_ms: number; attempts: number; next_ms: number }, []>(
-        'SELECT * FROM alert_outbox WHERE id IN (SELECT min(id) FROM alert_outbox GROUP BY target)',
-      )
-      .all()
-      .map((row) => ({ id: row.id, target: row.target, body: row.body, createdMs: row.created_ms, attempts: row.attempts, nextMs: row.next_ms }))
+  heads(targets: Iterable<string>): OutboxMessage[] {
+    // One index seek per target: a backlog of a long outage is not scanned on every send.
+    const head = this.db.query<{ id: number; target: string; body: string; created_ms: number; attempts: number; next_ms: number }, [string]>(
+      'SELECT * FROM alert_outbox WHERE target = ? ORDER BY id LIMIT 1',
+    )
+    const heads: OutboxMessage[] = []
+    for (const target of targets) {
+      const row = head.get(target)
+      if (row) heads.push({ id: row.id, target: row.target, body: row.body, createdMs: row.created_ms, attempts: row.attempts, nextMs: row.next_ms })
+    }
+    return heads
   }
 
   outboxSize(): number {
-    return this.db.query<{ n: number }, []>('SELECT count(*) AS n FROM alert_outbox').get()!.n
+    return this.outboxRows
   }
 
   delivered(id: number): void {
-    this.db.query('DELETE FROM alert_outbox WHERE id = ?').run(id)
+    this.outboxRows -= this.db.query('DELETE FROM alert_outbox WHERE id = ?').run(id).changes
   }
 
   retryLater(id: number, attempts: number, nextMs: number): void {
@@ -190,6 +201,7 @@ export class AlertStore {
     const gone = this.db.query<{ target: string }, []>('SELECT DISTINCT target FROM alert_outbox').all().filter((row) => !kept.has(row.target))
     let dropped = 0
     for (const { target } of gone) dropped += this.db.query('DELETE FROM alert_outbox WHERE target = ?').run(target).changes
+    this.outboxRows -= dropped
     return dropped
   }
 

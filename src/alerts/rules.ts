@@ -59,6 +59,10 @@ export function checkRules(value: unknown): RulesCheck {
       problems.push({ path: at('nodes'), message: `"${rule.nodes}" is not a glob on node names (letters, digits, . _ : - and the wildcards * ?)` })
     }
   })
+  ;(document.notify ?? []).forEach((target, index) => {
+    // The pattern only says http(s); a URL fetch() cannot even parse would fail every attempt for 24 h.
+    if (!URL.canParse(target.url)) problems.push({ path: ['notify', index, 'url'], message: `${shown(target.url)} is not a URL` })
+  })
   if (problems.length > 0) return { ok: false, problems: problems.slice(0, MAX_PROBLEMS) }
   return { ok: true, document }
 }
@@ -95,15 +99,22 @@ function schemaProblems(schema: TSchema, value: unknown, base: DocumentPath): Ru
   const byPath = new Map<string, RuleProblem>()
   for (const error of Value.Errors(schema, value)) {
     if (byPath.has(error.path)) continue
-    const path = [...base, ...error.path.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : part))]
+    const path = [...base, ...error.path.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/~1/g, '/').replace(/~0/g, '~')))]
     const description = (error.schema as { description?: string }).description
     let message: string
     if (error.message === 'Unexpected property') message = 'not a field here (a typo?)'
     else if (error.value === undefined) message = `missing${description ? `: ${description}` : ''}`
-    else message = `${JSON.stringify(error.value)}: expected ${description ?? error.message.replace(/^Expected /, '')}`
+    else message = `${shown(error.value)}: expected ${description ?? error.message.replace(/^Expected /, '')}`
     byPath.set(error.path, { path, message })
   }
   return [...byPath.values()]
+}
+
+/** A value in a message: a whole document that is too long (10,001 rules) is not echoed back. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  if (Array.isArray(value) && text.length > 80) return `a list of ${value.length}`
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
 /** A rule with every default filled in: what is evaluated, and what GET /api/v2/alert-rules shows. */

@@ -56,12 +56,15 @@ export function alertRoutes({ alerts, setRules }: AlertRouteDeps) {
       response: { 200: AlertRulesView, ...errors },
       detail: detail('The rules in force and where notifications go (secrets in target URLs and headers hidden)'),
     })
+    // The body is checked by checkRules alone, as the file is: Elysia's own validation would drop
+    // unknown fields (a typo such as `fro: 5m`) before anything could name them. The schema is
+    // still the document's, in the OpenAPI document.
     .put('/api/v2/alert-rules', async ({ body }) => {
       const check = checkRules(body)
       if (!check.ok) {
         throw new HttpError(400, 'invalid_rules', check.problems.map((problem) => `${pathText(problem.path)}: ${problem.message}`).join('; '))
       }
-      const masked = (body.notify ?? []).findIndex(isMasked)
+      const masked = (check.document.notify ?? []).findIndex(isMasked)
       if (masked >= 0) {
         throw new HttpError(400, 'invalid_rules', `notify[${masked}]: holds *** (a hidden value from GET); send the real URL and headers, or leave notify out to keep the targets as they are`)
       }
@@ -70,12 +73,16 @@ export function alertRoutes({ alerts, setRules }: AlertRouteDeps) {
       if (answer.error) throw new HttpError(400, 'invalid_rules', answer.error)
       return jsonResponse(rulesView(alerts))
     }, {
-      body: AlertRulesDocument,
       response: { 200: AlertRulesView, ...errors },
-      detail: detail(
-        'Replace the rules (and, when given, the notification targets)',
-        'The rules stay in force across restarts until ALERT_RULES or its file changes. Alerts of a rule removed, or no longer covering ' +
-          'their node, resolve; the others carry on. Without `notify` the targets stay as they are.',
-      ),
+      detail: {
+        ...detail(
+          'Replace the rules (and, when given, the notification targets)',
+          'Checked as the ALERT_RULES file is (400 invalid_rules names each field at fault). The rules stay in force across restarts ' +
+            'until ALERT_RULES or its file changes. Alerts of a rule removed, or no longer covering their node, resolve; the others ' +
+            'carry on. Without `notify` the targets stay as they are.',
+        ),
+        // A TypeBox schema is JSON Schema, which OpenAPI 3.1 takes as it is; its types do not say so.
+        requestBody: { required: true, content: { 'application/json': { schema: AlertRulesDocument as object } } },
+      },
     })
 }

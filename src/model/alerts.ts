@@ -45,7 +45,7 @@ export const AlertRule = t.Object(
 export type AlertRule = Static<typeof AlertRule>
 
 const Headers = t.Optional(
-  t.Record(t.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), t.String({ maxLength: 4096 }), {
+  t.Record(t.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), t.String({ maxLength: 4096, pattern: '^[^\\r\\n\\x00]*$', description: 'a header value (no line breaks)' }), {
     description: 'extra request headers, e.g. Authorization',
   }),
 )

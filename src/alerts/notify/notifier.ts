@@ -63,7 +63,7 @@ export class Notifier {
     clearTimeout(this.timer)
     const now = this.now()
     let next = Infinity
-    for (const message of this.store.heads()) {
+    for (const message of this.store.heads(this.targets.keys())) {
       if (this.busy.has(message.target)) continue
       if (message.nextMs > now) {
         next = Math.min(next, message.nextMs)
@@ -78,16 +78,26 @@ export class Notifier {
     if (next !== Infinity) this.timer = setTimeout(this.pump, Math.max(10, next - now))
   }
 
-  /** Every firing alert to every Alertmanager again (not through the outbox: the next refresh is the retry). */
-  async refreshAlertmanagers(firing: readonly AlertRecord[], externalUrl: string): Promise<void> {
-    if (firing.length === 0) return
-    const now = this.now()
+  /**
+   * Every firing alert to every Alertmanager again (not through the outbox: the next refresh is the
+   * retry). It takes its turn with the target's messages: a target busy or with messages waiting is
+   * refreshed by those, and the list is read when the target is free, so a resolve never goes out
+   * before a refresh that still calls the alert firing.
+   */
+  async refreshAlertmanagers(firing: () => readonly AlertRecord[], externalUrl: string): Promise<void> {
     for (const [key, target] of this.targets) {
-      if (target.type !== 'alertmanager') continue
-      for (let start = 0; start < firing.length; start += REFRESH_CHUNK) {
-        await this.post(key, target, JSON.stringify(alertmanagerBody(firing.slice(start, start + REFRESH_CHUNK), externalUrl, now)))
+      if (target.type !== 'alertmanager' || this.busy.has(key) || this.store.heads([key]).length > 0) continue
+      this.busy.add(key)
+      try {
+        const alerts = firing()
+        for (let start = 0; start < alerts.length && !this.stopped; start += REFRESH_CHUNK) {
+          await this.post(key, target, JSON.stringify(alertmanagerBody(alerts.slice(start, start + REFRESH_CHUNK), externalUrl, this.now())))
+        }
+      } finally {
+        this.busy.delete(key)
       }
     }
+    this.pump()
   }
 
   stop(): void {
@@ -99,10 +109,10 @@ export class Notifier {
     const target = this.targets.get(message.target)
     if (!target) return this.store.delivered(message.id) // its target was removed meanwhile
     const outcome = await this.post(message.target, target, message.body)
-    if (outcome === 'taken') return this.store.delivered(message.id)
-    if (outcome === 'refused') {
+    if (outcome.result === 'taken') return this.store.delivered(message.id)
+    if (outcome.result === 'refused') {
       // The same body would be refused again, and holding it would hold every later message of the target.
-      console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification for good (a 4xx answer): it is dropped; check the target's URL and headers`)
+      console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification for good: it is dropped; check the target's URL and headers`)
       return this.store.delivered(message.id)
     }
     if (this.stopped) return
@@ -111,30 +121,38 @@ export class Notifier {
       console.error(`alerts: gave up a notification to ${target.type} ${postUrl(target)} after ${message.attempts + 1} attempts over 24 h`)
       return this.store.delivered(message.id)
     }
-    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** message.attempts)
+    // A receiver that says when to come back (429, 503 with Retry-After) is taken at its word, within an hour.
+    const delay = outcome.retryAfterMs ?? Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** message.attempts)
     this.store.retryLater(message.id, message.attempts + 1, now + delay)
   }
 
   /**
-   * One POST: `taken` (2xx), `refused` for good (a 4xx other than 408 and 429: the same body would
-   * be refused again, as Prometheus's notifier treats it), or `failed` (5xx, no answer: retried).
+   * One POST: `taken` (2xx); `refused` for good — a 4xx other than 408 and 429 (the same body would
+   * be refused again, as Prometheus's notifier treats it) or a redirect (not followed: a 301/302
+   * would turn the POST into a GET without its body, and a receiver could send the master's request
+   * anywhere) —; or `failed` (5xx, no answer: retried, after Retry-After when it says one).
    */
-  private async post(key: string, target: NotifyTarget, body: string): Promise<'taken' | 'refused' | 'failed'> {
+  private async post(key: string, target: NotifyTarget, body: string): Promise<{ result: 'taken' | 'refused' | 'failed'; retryAfterMs?: number }> {
     let problem: string | undefined
     let permanent = false
+    let retryAfterMs: number | undefined
     try {
       const response = await fetch(postUrl(target), {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'node-metrics-master', ...('headers' in target ? target.headers : {}) },
         body,
+        redirect: 'manual',
         signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
       })
       if (!response.ok) {
-        problem = `HTTP ${response.status}: ${(await response.text()).slice(0, 200).trim()}`
-        permanent = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429
-      } else {
-        await response.body?.cancel()
+        const redirect = response.status >= 300 && response.status < 400
+        problem = redirect
+          ? `HTTP ${response.status} to ${response.headers.get('location') ?? 'nowhere'} (redirects are not followed: configure the final URL)`
+          : `HTTP ${response.status}: ${(await readSome(response)).trim()}`
+        permanent = redirect || (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429)
+        retryAfterMs = retryAfter(response.headers.get('retry-after'))
       }
+      await response.body?.cancel().catch(() => {})
     } catch (error) {
       problem = (error as Error).name === 'TimeoutError' ? `no answer in ${SEND_TIMEOUT_MS / 1000} s` : (error as Error).message
     }
@@ -149,6 +167,21 @@ export class Notifier {
       else this.failing.add(key)
     }
     this.counted()
-    return problem === undefined ? 'taken' : permanent ? 'refused' : 'failed'
+    return { result: problem === undefined ? 'taken' : permanent ? 'refused' : 'failed', retryAfterMs }
   }
+}
+
+/** Retry-After in seconds (an HTTP date is rare from webhooks and is ignored), at most an hour. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined
+  return Math.min(3_600_000, Math.max(FIRST_RETRY_MS, Number(header.trim()) * 1000))
+}
+
+/** The start of an error answer, for the log: a receiver that answers megabytes is not read to the end. */
+async function readSome(response: Response, limit = 200): Promise<string> {
+  const reader = response.body?.getReader()
+  if (!reader) return ''
+  const { value } = await reader.read()
+  await reader.cancel().catch(() => {})
+  return new TextDecoder().decode(value?.subarray(0, limit) ?? new Uint8Array())
 }
