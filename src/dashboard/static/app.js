@@ -18,7 +18,7 @@ const el = (tag, attributes = {}, ...children) => {
 const REFRESH_MS = 5_000
 const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 }
 const TOKEN_KEY = 'nmm-api-token'
-const state = { cluster: localStorage.getItem('nmm-cluster'), timer: undefined, charts: [], sort: { key: 'cpu', asc: false }, range: '24h' }
+const state = { cluster: localStorage.getItem('nmm-cluster'), timer: undefined, generation: 0, charts: [], sort: { key: 'cpu', asc: false }, range: '24h' }
 
 // ---- formatting ----
 const fixed = (value, digits = 1) => (value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value).toFixed(digits))
@@ -78,6 +78,7 @@ function askForToken(refused) {
 
 // ---- routing ----
 function stop() {
+  state.generation++ // see every()
   clearTimeout(state.timer)
   for (const chart of state.charts) chart.destroy()
   state.charts = []
@@ -86,16 +87,25 @@ function stop() {
 async function route() {
   stop()
   const [, page, cluster, node] = location.hash.split('/').map(decodeURIComponent)
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === (page || 'overview')) link.setAttribute('aria-current', 'page')
+    else link.removeAttribute('aria-current')
+  }
   if (page === 'node' && cluster && node) return nodePage(cluster, node)
+  if (page === 'alerts') return alertsPage()
   return overview()
 }
 
 function every(refresh) {
+  // A refresh still under way when the page is left must not schedule its page again.
+  const generation = state.generation
   const tick = async () => {
     try {
       await refresh()
+      if (generation !== state.generation) return
       $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`
     } catch (error) {
+      if (generation !== state.generation) return
       $('#updated').textContent = `update failed: ${error.message}`
     }
     state.timer = setTimeout(tick, REFRESH_MS)
@@ -138,7 +148,9 @@ function overview() {
     return th
   }))
   const body = el('tbody')
+  const alertsBox = el('section', { class: 'panel alerts', id: 'alerts', hidden: '', 'aria-labelledby': 'alerts-title' })
   view.replaceChildren(
+    alertsBox,
     el('section', { class: 'cards' },
       card('nodes', 'Nodes online'), card('avg_cpu', 'Average CPU'), card('avg_memory', 'Average memory'),
       card('max_temp', 'Hottest node'), card('max_disk', 'Fullest disk'), card('warning_nodes', 'Warning nodes')),
@@ -232,13 +244,15 @@ function overview() {
       return
     }
     const cluster = encodeURIComponent(state.cluster)
-    const [list, history] = await Promise.all([
+    const [list, history, firing] = await Promise.all([
       api(`/api/v2/clusters/${cluster}/node-metrics`),
       api(`/api/v2/clusters/${cluster}/history?metric=cpu_usage&hours=24&max_points=48`),
+      alertsOf({ state: 'firing', cluster: state.cluster }),
     ])
     latest = list
     sparks = history.nodes
     render()
+    showAlerts(alertsBox, firing, 'Alerts', { node: true })
   })
 }
 
@@ -262,9 +276,11 @@ function nodePage(cluster, node) {
   const chartBoxes = CHARTS.map((chart) => el('div', { class: 'panel', 'data-chart': chart.series[0][0] },
     el('div', { class: 'chart-title' }, el('span', {}, `${chart.title}`), el('span', { class: 'muted' }, 'average, with the peak band')), el('div', { class: 'plot' })))
   const details = el('div', { class: 'grid2', id: 'details' })
+  const alertsBox = el('section', { class: 'panel alerts', id: 'node-alerts', hidden: '', 'aria-labelledby': 'alerts-title' })
   view.replaceChildren(
     el('p', {}, el('a', { href: '#/' }, `← ${cluster}`)),
     el('h1', {}, node),
+    alertsBox,
     ranges,
     el('section', { class: 'grid2' }, ...chartBoxes),
     details,
@@ -343,9 +359,152 @@ function nodePage(cluster, node) {
   return every(async () => {
     await loadClusters()
     // The node's own route: its body is the snapshot as sent, its status and figures are headers.
-    const { body: snapshot, headers } = await apiResponse(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`)
+    const [{ body: snapshot, headers }, alerts] = await Promise.all([
+      apiResponse(`/api/v2/clusters/${encodeURIComponent(cluster)}/node-metrics/${encodeURIComponent(node)}`),
+      alertsOf({ cluster, node }),
+    ])
+    showAlerts(alertsBox, alerts, 'Alerts on this node', { state: true })
     renderDetails(snapshot, headers.get('x-node-status') ?? 'online', JSON.parse(headers.get('x-node-figures') ?? '{}'))
     await loadHistory()
+  })
+}
+
+// ---- alerts (issue 13) ----
+const SEVERITY_CLASS = { critical: 'sev-critical', warning: 'sev-warning' }
+const severityBadge = (severity) => el('span', { class: `badge ${SEVERITY_CLASS[severity] ?? 'sev-other'}` }, severity)
+const unitOf = (figure) => FIGURES.find((entry) => entry.field === figure)?.unit
+const nodeLink = (cluster, node) => el('a', { href: `#/node/${encodeURIComponent(cluster)}/${encodeURIComponent(node)}` }, node)
+
+/** How long ago an instant was, coarsely. A sample's time is the agent's clock: one ahead of ours counts as now. */
+function age(iso) {
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000))
+  if (seconds < 60) return `${seconds} s`
+  if (seconds < 3_600) return `${Math.floor(seconds / 60)} min`
+  return duration(seconds)
+}
+const instant = (iso, text) => el('time', { datetime: iso, title: new Date(iso).toLocaleString() }, text)
+
+/**
+ * The alerts of a query, or the Error that reading them gave: the overview and node page carry on
+ * without them (the alerts store answers 503 while it is unavailable) and say so in their place.
+ */
+function alertsOf(query) {
+  return api(`/api/v2/alerts?${new URLSearchParams(query)}`).then((body) => body.alerts, (error) => error)
+}
+
+/** A table of alerts; the columns a page needs besides severity, rule, summary and how long. */
+function alertTable(alerts, { cluster = false, node = false, state = false } = {}) {
+  const headers = [state && 'State', 'Severity', 'Rule', cluster && 'Cluster', node && 'Node', 'Summary', state ? 'For' : 'Firing for'].filter(Boolean)
+  return el('table', { class: 'alert-table' },
+    el('thead', {}, el('tr', {}, ...headers.map((header) => el('th', { scope: 'col' }, header)))),
+    el('tbody', {}, ...alerts.map((alert) => {
+      // Firing: since it fired; pending: since the condition began to hold.
+      const since = alert.state === 'firing' && alert.fired_at ? alert.fired_at : alert.active_since
+      const cells = [
+        state && el('td', {}, el('span', { class: `badge state-${alert.state}` }, alert.state)),
+        el('td', {}, severityBadge(alert.severity)),
+        el('td', { class: 'rule' }, alert.rule),
+        cluster && el('td', {}, alert.cluster),
+        // agent_offline is the agent's alert, not a node's.
+        node && el('td', {}, alert.node ? nodeLink(alert.cluster, alert.node) : el('span', { class: 'muted' }, 'agent')),
+        el('td', { class: 'summary' }, alert.summary),
+        el('td', {}, instant(since, age(since))),
+      ].filter(Boolean)
+      return el('tr', { class: `alert-row ${alert.state}`, 'data-rule': alert.rule, 'data-node': alert.node }, ...cells)
+    })))
+}
+
+/** Fills an alerts box at the top of a page, or hides it when nothing is active: no empty box. */
+function showAlerts(box, alerts, title, columns) {
+  if (alerts instanceof Error) {
+    box.hidden = false
+    box.className = 'panel alerts'
+    return box.replaceChildren(el('p', { class: 'error' }, `Alerts could not be read: ${alerts.message}`))
+  }
+  box.hidden = alerts.length === 0
+  if (alerts.length === 0) return box.replaceChildren()
+  const firing = alerts.filter((alert) => alert.state === 'firing')
+  const worst = firing.some((alert) => alert.severity === 'critical') ? 'critical' : firing.length > 0 ? 'warning' : 'pending'
+  box.className = `panel alerts ${worst}`
+  const count = firing.length === alerts.length ? `${firing.length} firing` : `${firing.length} firing, ${alerts.length - firing.length} pending`
+  box.replaceChildren(
+    el('h2', { id: 'alerts-title' }, `${title} `, el('span', { class: 'muted' }, `(${count})`), ' ', el('a', { href: '#/alerts', class: 'more' }, 'all alerts and rules')),
+    alertTable(alerts, columns),
+  )
+}
+
+const SOURCES = {
+  defaults: 'the built-in defaults',
+  file: 'the ALERT_RULES file',
+  api: 'set through the API',
+  none: 'ALERT_RULES=none: no rules',
+}
+const HISTORY_ROWS = 200
+
+function condition(rule) {
+  if (rule.figure === 'stale') return 'node silent'
+  if (rule.figure === 'agent_offline') return 'agent silent'
+  const unit = unitOf(rule.figure)
+  return `${rule.op} ${rule.threshold}${unit ? ` ${unit}` : ''}`
+}
+
+/** The rules in force and where they come from, the notification targets, every active alert and the last day's changes. */
+function alertsPage() {
+  const view = $('#view')
+  const active = el('section', { class: 'panel', id: 'active-alerts', 'aria-labelledby': 'active-title' })
+  const rules = el('section', { class: 'panel', id: 'rules', 'aria-labelledby': 'rules-title' })
+  const notify = el('section', { class: 'panel', id: 'notify', 'aria-labelledby': 'notify-title' })
+  const changes = el('section', { class: 'panel', id: 'transitions', 'aria-labelledby': 'transitions-title' })
+  view.replaceChildren(el('h1', {}, 'Alerts'), active, rules, notify, changes)
+  const table = (headers, rows, attributes = {}) => el('table', attributes,
+    el('thead', {}, el('tr', {}, ...headers.map((header) => el('th', { scope: 'col' }, header)))),
+    el('tbody', {}, ...rows.map((cells) => el('tr', {}, ...cells.map((cell) => el('td', {}, cell ?? '–'))))))
+
+  return every(async () => {
+    const [, now, inForce, history] = await Promise.all([
+      loadClusters(), api('/api/v2/alerts'), api('/api/v2/alert-rules'), api('/api/v2/alerts/history?hours=24'),
+    ])
+    active.replaceChildren(
+      el('h2', { id: 'active-title' }, 'Active alerts ', el('span', { class: 'muted' }, `(${now.alerts.length})`)),
+      now.alerts.length > 0 ? alertTable(now.alerts, { cluster: true, node: true, state: true }) : el('p', { class: 'muted' }, 'No alert is pending or firing.'),
+    )
+
+    rules.replaceChildren(
+      el('h2', { id: 'rules-title' }, 'Rules in force ', el('span', { class: 'muted' }, `(${inForce.rules.length})`)),
+      el('p', { class: 'muted', 'data-source': inForce.source }, `Source: ${inForce.source} (${SOURCES[inForce.source] ?? inForce.source}), since `,
+        instant(inForce.updated_at, new Date(inForce.updated_at).toLocaleString())),
+      inForce.rules.length > 0
+        ? table(['Name', 'Figure', 'Condition', 'For', 'Resolve', 'Severity', 'Clusters', 'Nodes', 'Description'], inForce.rules.map((rule) => [
+          rule.name, rule.figure, condition(rule), !rule.for || rule.for === '0' ? 'at once' : rule.for,
+          rule.resolve === undefined ? undefined : `${rule.resolve}${unitOf(rule.figure) ? ` ${unitOf(rule.figure)}` : ''}`,
+          severityBadge(rule.severity), rule.clusters.includes('*') ? 'all' : rule.clusters.join(', '), rule.nodes === '*' ? 'all' : rule.nodes,
+          rule.description,
+        ]), { id: 'rule-table' })
+        : el('p', { class: 'muted' }, 'No rule is in force: nothing is judged.'),
+    )
+
+    notify.replaceChildren(
+      el('h2', { id: 'notify-title' }, 'Notification targets'),
+      inForce.notify.length > 0
+        ? table(['Type', 'URL', 'Headers'], inForce.notify.map((target) => [target.type, el('code', {}, target.url),
+          Object.keys(target.headers ?? {}).map((name) => `${name}: ${target.headers[name]}`).join(', ') || undefined]), { id: 'notify-table' })
+        : el('p', { class: 'muted' }, 'None: changes of state are only shown here and in the API.'),
+    )
+
+    // The API lists them oldest first; the newest matter most here.
+    const figureOf = Object.fromEntries(inForce.rules.map((rule) => [rule.name, rule.figure]))
+    const newest = history.transitions.slice(-HISTORY_ROWS).reverse()
+    changes.replaceChildren(
+      el('h2', { id: 'transitions-title' }, 'Last 24 h ', el('span', { class: 'muted' },
+        history.transitions.length > HISTORY_ROWS ? `(newest ${HISTORY_ROWS} of ${history.transitions.length} changes)` : `(${history.transitions.length} changes)`)),
+      newest.length > 0
+        ? table(['Time', 'Rule', 'Severity', 'Cluster', 'Node', 'Change', 'Value'], newest.map((change) => [
+          instant(change.at, new Date(change.at).toLocaleString()), change.rule, severityBadge(change.severity), change.cluster,
+          change.node || el('span', { class: 'muted' }, 'agent'), `${change.from} → ${change.to}`,
+          change.value === null ? undefined : format(unitOf(figureOf[change.rule]), change.value),
+        ]), { id: 'transition-table', class: 'compact' })
+        : el('p', { class: 'muted' }, 'No alert changed state in the last 24 h.'),
+    )
   })
 }
 
