@@ -69,20 +69,25 @@ describe('the alert evaluator', () => {
     expect(feed('cpu-1', 99, { cluster: 'prod' })).toEqual([])
   })
 
-  test('new rules: alerts of a removed rule, or of one no longer covering their node, resolve; the others carry on without a new message', () => {
+  test('new rules: alerts of a removed rule, of one no longer covering their node, or of a new severity resolve; the others carry on without a new message', () => {
     const { judge, feed } = evaluator([
       { name: 'keep', figure: 'cpu_usage', op: '>', threshold: 50 },
       { name: 'drop', figure: 'cpu_usage', op: '>', threshold: 50 },
       { name: 'narrow', figure: 'cpu_usage', op: '>', threshold: 50 },
+      { name: 'sev', figure: 'cpu_usage', op: '>', threshold: 50 },
     ])
     feed('a', 99)
     const changes = judge.setRules([
-      compileRule({ name: 'keep', figure: 'cpu_usage', op: '>', threshold: 60, severity: 'critical' }),
+      compileRule({ name: 'keep', figure: 'cpu_usage', op: '>', threshold: 60 }),
       compileRule({ name: 'narrow', figure: 'cpu_usage', op: '>', threshold: 50, nodes: 'b*' }),
+      // Receivers tell alerts apart by their labels: a warning that became critical is another alert.
+      compileRule({ name: 'sev', figure: 'cpu_usage', op: '>', threshold: 50, severity: 'critical' }),
     ], 5_000)
-    expect(changes.map((change) => `${change.alert.rule}:${change.from}>${change.to}`).sort()).toEqual(['drop:firing>resolved', 'narrow:firing>resolved'])
-    expect([...judge.active()].map((alert) => `${alert.rule}:${alert.state}:${alert.severity}`)).toEqual(['keep:firing:critical'])
-    expect(feed('a', 99)).toEqual([])
+    expect(changes.map((change) => `${change.alert.rule}:${change.from}>${change.to}:${change.alert.severity}`).sort()).toEqual([
+      'drop:firing>resolved:warning', 'narrow:firing>resolved:warning', 'sev:firing>resolved:warning',
+    ])
+    expect([...judge.active()].map((alert) => `${alert.rule}:${alert.state}`)).toEqual(['keep:firing'])
+    expect(feed('a', 99)).toEqual(['sev/a:inactive>pending', 'sev/a:pending>firing'])
   })
 
   test('stale: fires on silence by the master clock after `for`, resolves on the next sample', () => {

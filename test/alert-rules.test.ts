@@ -138,7 +138,13 @@ describe('GET / PUT /api/v2/alert-rules', () => {
     expect((await put({ rules: [] }, {})).status).toBe(401)
     const shape = await put({ rules: [{ name: 'x', figure: 'cpu_usage', op: '=>', threshold: 1 }] })
     expect(shape.status).toBe(400)
-    expect(await shape.json()).toMatchObject({ error: 'invalid_request' })
+    expect(await shape.json()).toEqual({ error: 'invalid_rules', message: 'rules[0].op: "=>": expected the comparison: >, >=, <, <=, == or != (figure rules; not for stale / agent_offline)' })
+    // As in the file, a misspelled field is named, not dropped (Elysia's own validation would drop it).
+    const typo = await put({ rules: [{ name: 'x', figure: 'cpu_usage', op: '>', threshold: 1, fro: '5m' }], notify: [{ type: 'webhook', url: 'http://127.0.0.1:9/', header: {} }] })
+    expect(typo.status).toBe(400)
+    expect(((await typo.json()) as any).message).toBe('notify[0].header: not a field here (a typo?); rules[0].fro: not a field here (a typo?)')
+    const badUrl = await put({ rules: [], notify: [{ type: 'webhook', url: 'http://a b/' }] })
+    expect(((await badUrl.json()) as any).message).toBe('notify[0].url: "http://a b/" is not a URL')
     const semantic = await put({ rules: [{ name: 'x', figure: 'cpu_usage', op: '>', threshold: 1, resolve: 2 }] })
     expect(semantic.status).toBe(400)
     expect(await semantic.json()).toEqual({ error: 'invalid_rules', message: 'rules[0].resolve: must not be above the threshold (1): it is the level the figure must fall below' })
@@ -158,7 +164,7 @@ describe('GET / PUT /api/v2/alert-rules', () => {
     expect(view.rules).toEqual([{ ...rules[0], for: 0 }])
     expect(view.notify).toEqual([
       { type: 'slack', url: 'https://hooks.slack.example/***' },
-      { type: 'webhook', url: 'http://***@127.0.0.1:9/hook?***', headers: { Authorization: '***' } },
+      { type: 'webhook', url: 'http://***@127.0.0.1:9/***?***', headers: { Authorization: '***' } },
     ])
     expect(JSON.stringify(await get())).not.toContain('SECRET')
 

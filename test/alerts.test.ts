@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -169,6 +170,21 @@ describe('alerts through the real pipeline into real receivers', () => {
     await post(master, -4.6, 10, ['a'])
     await waitFor(() => receiver.taken('/hook').length === sent + 2, 5_000)
     expect(receiver.taken('/hook').at(-1).status).toBe('resolved')
+  })
+
+  test('a master that was down is not its nodes falling silent: its start raises no stale or offline alert', async () => {
+    const sent = receiver.taken('/hook').length
+    const { problems } = await master!.stop()
+    expect(problems).toEqual([])
+    // As if the master had been down for ten minutes: every node and agent last heard before that.
+    const alerts = new Database(join(dbPath, '..', 'alerts.db'))
+    alerts.run('UPDATE alert_seen_nodes SET received_ms = ?', [Date.now() - 10 * MINUTE])
+    alerts.run('UPDATE alert_seen_clusters SET heard_ms = ?', [Date.now() - 10 * MINUTE])
+    alerts.close()
+    master = await startTestMaster(env, dbPath)
+    await Bun.sleep(1_500) // a silence judgement runs every second
+    expect((await states(master)).filter((state) => !state.startsWith('cpu-high'))).toEqual([])
+    expect(receiver.taken('/hook')).toHaveLength(sent)
   })
 
   async function restart(running: RunningMaster): Promise<RunningMaster> {

@@ -3,7 +3,7 @@ import type { ClusterView } from '../gateway/messages'
 import { FleetStatus } from '../gateway/status'
 import type { AlertRulesDocument, AlertRulesSource } from '../model/alerts'
 import { headerFigures } from '../storage/node-rows'
-import { AlertStore } from './alert-store'
+import { AlertStore, type SeenCluster } from './alert-store'
 import { compileRule } from './compiled-rule'
 import { AlertEvaluator, type Transition } from './evaluator'
 import type { AlertSettings, AlertsStatus, AlertsToHub, HubToAlerts } from './messages'
@@ -38,7 +38,7 @@ export class AlertsActor {
   private readonly timers: Timer[] = []
   /** nodes heard of since the last flush of their seen times */
   private readonly seenDirty = new Map<string, { cluster: string; node: string; lastSampleMs: number; receivedMs: number }>()
-  private readonly heardDirty = new Map<string, number>()
+  private readonly heardDirty = new Map<string, SeenCluster>()
   private statusTimer: Timer | undefined
 
   constructor(
@@ -51,8 +51,13 @@ export class AlertsActor {
     this.store = AlertStore.open(settings.dbPath)
     this.evaluator = new AlertEvaluator(settings.agentExpireMs)
     this.notifier = new Notifier(this.store, now, () => this.statusSoon())
-    this.evaluator.restore(this.store.alerts(), this.store.seenNodes(), this.store.seenClusters(), now())
+    const clusters = this.store.seenClusters()
+    // The agents' pace as last observed: until the DataHub has measured it again (two posts), the
+    // stale threshold goes by it rather than by the 15 s floor, and a slow agent is not called stale.
+    this.directory.apply(clusters.map(({ cluster, heardMs, observedIntervalMs }) => [cluster, { snapshotMs: heardMs, observedIntervalMs, version: 0 }]))
+    this.evaluator.restore(this.store.alerts(), this.store.seenNodes(), clusters.map(({ cluster, heardMs }) => [cluster, heardMs]), now())
     this.putInForce(this.startingRules())
+    this.cleanup() // nodes silent for RETENTION leave before they are judged stale again
     this.notifier.pump() // what a previous run stored but could not deliver
     this.timers.push(
       setInterval(() => this.judgeSilence(), SILENCE_TICK_MS),
@@ -112,6 +117,7 @@ export class AlertsActor {
     }
     this.notifier.setTargets(document.notify ?? [])
     this.commit(this.evaluator.setRules(document.rules.map(compileRule), this.now()))
+    this.statusSoon() // /metrics lists the rules in force, firing or not
   }
 
   private onSamples(receivedMs: number, header: string): void {
@@ -126,6 +132,10 @@ export class AlertsActor {
   }
 
   private onClusters(views: [string, ClusterView | null][]): void {
+    // The DataHub knows an agent's pace only from its second post after a start: until then the one stored is kept.
+    for (const [cluster, view] of views) {
+      if (view && view.observedIntervalMs === undefined) view.observedIntervalMs = this.directory.get(cluster)?.observedIntervalMs
+    }
     this.directory.apply(views)
     const transitions: Transition[] = []
     const now = this.clock()
@@ -137,7 +147,7 @@ export class AlertsActor {
         this.heardDirty.delete(cluster)
         this.store.forgetSeen([], [cluster])
       } else {
-        this.heardDirty.set(cluster, heard)
+        this.heardDirty.set(cluster, { cluster, heardMs: heard, observedIntervalMs: view?.observedIntervalMs })
       }
     }
     this.commit(transitions)
@@ -188,7 +198,7 @@ export class AlertsActor {
 
   private flushSeen(): void {
     if (this.seenDirty.size === 0 && this.heardDirty.size === 0) return
-    this.store.saveSeen(this.seenDirty.values(), this.heardDirty.entries())
+    this.store.saveSeen(this.seenDirty.values(), this.heardDirty.values())
     this.seenDirty.clear()
     this.heardDirty.clear()
   }
@@ -196,7 +206,9 @@ export class AlertsActor {
   private cleanup(): void {
     const now = this.now()
     const transitions: Transition[] = []
-    this.evaluator.forgetSilentNodes(now - this.settings.retentionMs, now, transitions)
+    const forgotten = this.evaluator.forgetSilentNodes(now - this.settings.retentionMs, now, transitions)
+    for (const [cluster, node] of forgotten) this.seenDirty.delete(`${cluster}\0${node}`)
+    this.store.forgetSeen(forgotten, [])
     this.commit(transitions)
     this.store.cleanup(now - this.settings.retentionMs, now - RESOLVED_KEPT_MS)
   }

@@ -6,6 +6,8 @@ import { stateRowToRecord, type StoredRules } from './alert-store'
 
 /** Resolved alerts are listed for a day after they resolve. */
 const RESOLVED_LISTED_MS = 86_400_000
+/** An alerts answer holds at most this many (firing first). */
+export const MAX_ALERT_ROWS = 10_000
 /** A history answer holds at most this many changes (the newest). */
 export const MAX_HISTORY_ROWS = 10_000
 
@@ -25,13 +27,13 @@ export class AlertReader {
     const state = filter.state ?? 'active'
     const states = state === 'active' ? ['pending', 'firing'] : [state]
     const rows = this.db
-      .query<Parameters<typeof stateRowToRecord>[0], [string, string, string | null, string | null, string | null, string | null, number]>(
+      .query<Parameters<typeof stateRowToRecord>[0], [string, string, string | null, string | null, string | null, string | null, number, number]>(
         `SELECT * FROM alert_state
          WHERE state IN (?, ?) AND (?3 IS NULL OR cluster = ?4) AND (?5 IS NULL OR node = ?6)
            AND (state <> 'resolved' OR resolved_ms >= ?7)
-         ORDER BY state = 'firing' DESC, rule, cluster, node`,
+         ORDER BY state = 'firing' DESC, rule, cluster, node LIMIT ?8`,
       )
-      .all(states[0]!, states[1] ?? states[0]!, filter.cluster ?? null, filter.cluster ?? null, filter.node ?? null, filter.node ?? null, now - RESOLVED_LISTED_MS)
+      .all(states[0]!, states[1] ?? states[0]!, filter.cluster ?? null, filter.cluster ?? null, filter.node ?? null, filter.node ?? null, now - RESOLVED_LISTED_MS, MAX_ALERT_ROWS)
     return rows.map(stateRowToRecord).map((alert) => ({
       rule: alert.rule, figure: alert.figure, severity: alert.severity, cluster: alert.cluster, node: alert.node, state: alert.state,
       active_since: iso(alert.activeSinceMs)!, fired_at: iso(alert.firedMs), resolved_at: iso(alert.resolvedMs), value: alert.value, summary: alert.summary,

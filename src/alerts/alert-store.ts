@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS alert_seen_nodes (
   cluster TEXT NOT NULL, node TEXT NOT NULL, last_sample_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL,
   PRIMARY KEY (cluster, node)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS alert_seen_clusters (cluster TEXT PRIMARY KEY, heard_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_seen_clusters (
+  cluster TEXT PRIMARY KEY, heard_ms INTEGER NOT NULL, observed_interval_ms REAL
+) WITHOUT ROWID;
 `
 
 export interface StoredRules {
@@ -43,6 +45,12 @@ export interface StoredRules {
   configuredFingerprint: string
   document: AlertRulesDocument
   updatedMs: number
+}
+
+export interface SeenCluster {
+  cluster: string
+  heardMs: number
+  observedIntervalMs?: number
 }
 
 export interface OutboxMessage {
@@ -109,8 +117,12 @@ export class AlertStore {
       .map((row) => ({ cluster: row.cluster, node: row.node, lastSampleMs: row.last_sample_ms, receivedMs: row.received_ms }))
   }
 
-  seenClusters(): [string, number][] {
-    return this.db.query<{ cluster: string; heard_ms: number }, []>('SELECT * FROM alert_seen_clusters').all().map((row) => [row.cluster, row.heard_ms])
+  /** When each cluster's agent was last heard, and its posting interval as observed (the stale threshold goes by it). */
+  seenClusters(): SeenCluster[] {
+    return this.db
+      .query<{ cluster: string; heard_ms: number; observed_interval_ms: number | null }, []>('SELECT * FROM alert_seen_clusters')
+      .all()
+      .map((row) => ({ cluster: row.cluster, heardMs: row.heard_ms, observedIntervalMs: row.observed_interval_ms ?? undefined }))
   }
 
   /**
@@ -142,17 +154,18 @@ export class AlertStore {
     this.outboxRows += outbox.length
   }
 
-  saveSeen(nodes: Iterable<{ cluster: string; node: string; lastSampleMs: number; receivedMs: number }>, clusters: Iterable<[string, number]>): void {
+  saveSeen(nodes: Iterable<{ cluster: string; node: string; lastSampleMs: number; receivedMs: number }>, clusters: Iterable<SeenCluster>): void {
     const node = this.db.query(
       `INSERT INTO alert_seen_nodes (cluster, node, last_sample_ms, received_ms) VALUES (?, ?, ?, ?)
        ON CONFLICT (cluster, node) DO UPDATE SET last_sample_ms = excluded.last_sample_ms, received_ms = excluded.received_ms`,
     )
     const cluster = this.db.query(
-      'INSERT INTO alert_seen_clusters (cluster, heard_ms) VALUES (?, ?) ON CONFLICT (cluster) DO UPDATE SET heard_ms = excluded.heard_ms',
+      `INSERT INTO alert_seen_clusters (cluster, heard_ms, observed_interval_ms) VALUES (?, ?, ?)
+       ON CONFLICT (cluster) DO UPDATE SET heard_ms = excluded.heard_ms, observed_interval_ms = coalesce(excluded.observed_interval_ms, observed_interval_ms)`,
     )
     this.db.transaction(() => {
       for (const entry of nodes) node.run(entry.cluster, entry.node, entry.lastSampleMs, entry.receivedMs)
-      for (const [id, heardMs] of clusters) cluster.run(id, heardMs)
+      for (const entry of clusters) cluster.run(entry.cluster, entry.heardMs, entry.observedIntervalMs ?? null)
     })()
   }
 

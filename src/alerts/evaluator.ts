@@ -77,6 +77,12 @@ export class AlertEvaluator {
   private readonly nodes = new Map<string, NodeTrack>()
   private readonly clusters = new Map<string, ClusterTrack>()
 
+  /**
+   * When this run started: silence is counted from it at the earliest, so the time the master
+   * itself was down (or a last-heard time stored up to 30 s late) is not the nodes' silence.
+   */
+  private startedMs = -Infinity
+
   /** `agentExpireMs`: AGENT_EXPIRE, how long an agent may be silent before it is offline */
   constructor(private readonly agentExpireMs: number) {}
 
@@ -97,14 +103,13 @@ export class AlertEvaluator {
     const transitions: Transition[] = []
     const keep = (alert: AlertRecord) => {
       const rule = byName.get(alert.rule)
-      return rule !== undefined && rule.figure === alert.figure && rule.appliesToCluster(alert.cluster) && (rule.kind === 'agent_offline' || rule.appliesToNode(alert.node))
+      // A changed severity is another alert to receivers (its labels differ): the old one resolves, the new one starts over.
+      return rule !== undefined && rule.figure === alert.figure && rule.severity === alert.severity &&
+        rule.appliesToCluster(alert.cluster) && (rule.kind === 'agent_offline' || rule.appliesToNode(alert.node))
     }
     for (const alerts of this.allAlertMaps()) {
       for (const [name, alert] of alerts) {
-        if (keep(alert)) {
-          alert.severity = byName.get(name)!.severity
-          continue
-        }
+        if (keep(alert)) continue
         alerts.delete(name)
         transitions.push(this.end(alert, now, 'the rule was changed or removed'))
       }
@@ -118,6 +123,7 @@ export class AlertEvaluator {
    * heard at `now`, not at the epoch: it is not called stale for the gap.
    */
   restore(alerts: AlertRecord[], seen: { cluster: string; node: string; lastSampleMs: number; receivedMs: number }[], heard: [string, number][], now: number): void {
+    this.startedMs = now
     for (const entry of seen) {
       this.nodes.set(key(entry.cluster, entry.node), { ...entry, rulesVersion: -1 })
     }
@@ -176,7 +182,7 @@ export class AlertEvaluator {
     const staleRules = this.rules.filter((rule) => rule.kind === 'stale')
     if (staleRules.length > 0) {
       for (const track of this.nodes.values()) {
-        const since = track.receivedMs + settings.staleAfterMs(track.cluster)
+        const since = Math.max(track.receivedMs, this.startedMs) + settings.staleAfterMs(track.cluster)
         // A node that reports and has no alert has nothing to judge (and gets no map of alerts).
         if (now <= since && !track.alerts?.size) continue
         for (const rule of staleRules) {
@@ -189,7 +195,7 @@ export class AlertEvaluator {
     if (offlineRules.length === 0) return
     for (const [cluster, track] of this.clusters) {
       if (track.heardMs === undefined) continue
-      const since = track.heardMs + this.agentExpireMs
+      const since = Math.max(track.heardMs, this.startedMs) + this.agentExpireMs
       if (now <= since && !track.alerts?.size) continue
       for (const rule of offlineRules) {
         if (rule.appliesToCluster(cluster)) this.judgeSilence((track.alerts ??= new Map()), rule, cluster, '', now > since, since, now, out)
@@ -197,13 +203,16 @@ export class AlertEvaluator {
     }
   }
 
-  /** Nodes not heard of since `cutoff` (RETENTION) are forgotten, their alerts resolved. */
-  forgetSilentNodes(cutoff: number, now: number, out: Transition[]): void {
+  /** Nodes not heard of since `cutoff` (RETENTION) are forgotten, their alerts resolved; returns them. */
+  forgetSilentNodes(cutoff: number, now: number, out: Transition[]): [cluster: string, node: string][] {
+    const forgotten: [string, string][] = []
     for (const [nodeKey, track] of this.nodes) {
       if (track.receivedMs >= cutoff) continue
       this.nodes.delete(nodeKey)
+      forgotten.push([track.cluster, track.node])
       for (const alert of track.alerts?.values() ?? []) out.push(this.end(alert, now, 'the node is no longer kept'))
     }
+    return forgotten
   }
 
   /** Every alert that is not inactive. */

@@ -20,6 +20,7 @@ const ZERO_TIME = '0001-01-01T00:00:00Z'
 export const ALERTMANAGER_END_AFTER_MS = 4 * 60_000
 
 const iso = (ms: number) => new Date(ms).toISOString()
+const SLACK_LINES = 50
 
 /** The labels every kind of target gets: alertname, cluster, node (left out for an agent's alert), severity. */
 export function labelsOf(alert: AlertRecord): Record<string, string> {
@@ -74,9 +75,13 @@ export function slackBody(group: AlertGroup): object {
   const firing = group.alerts.filter((alert) => alert.state !== 'resolved')
   const resolved = group.alerts.filter((alert) => alert.state === 'resolved')
   const head = firing.length > 0 ? `[FIRING:${firing.length}]` : `[RESOLVED:${resolved.length}]`
+  // Chat servers refuse long messages (Mattermost at ~16k characters): a thousand nodes going stale
+  // together are named up to SLACK_LINES, and counted past them.
+  const listed = group.alerts.slice(0, SLACK_LINES)
   const lines = [
     `*${head} ${group.rule}* in cluster \`${group.cluster}\` (${group.severity})${firing.length > 0 && resolved.length > 0 ? `, ${resolved.length} resolved` : ''}`,
-    ...group.alerts.map((alert) => `${alert.state === 'resolved' ? '✅' : '🔥'} ${alert.summary}`),
+    ...listed.map((alert) => `${alert.state === 'resolved' ? '✅' : '🔥'} ${alert.summary}`),
+    ...(group.alerts.length > listed.length ? [`… and ${group.alerts.length - listed.length} more`] : []),
     ...(group.description ? [group.description] : []),
   ]
   return { text: lines.join('\n') }

@@ -16,14 +16,15 @@ export function postUrl(target: NotifyTarget): string {
 }
 
 /**
- * A target as the API shows it: a URL's credentials and query, a Slack webhook's secret path and
+ * A target as the API shows it: a URL's credentials and query, a webhook's path (where its secret often is) and
  * header values are hidden (whoever reads the API could post to the channel or the receiver).
  */
 export function maskedTarget(target: NotifyTarget): NotifyTarget {
   let shown = target.url
   try {
     const url = new URL(target.url)
-    const path = target.type === 'slack' ? (url.pathname.length > 1 ? '/***' : '/') : url.pathname
+    // Webhook and Slack URLs often carry their secret in the path (Slack's, Discord's /api/webhooks/{id}/{token}).
+    const path = target.type === 'alertmanager' || url.pathname.length <= 1 ? url.pathname : '/***'
     shown = `${url.protocol}//${url.username || url.password ? '***@' : ''}${url.host}${path}${url.search ? '?***' : ''}`
   } catch {
     shown = '***'
