@@ -187,6 +187,24 @@ describe('alerts through the real pipeline into real receivers', () => {
     expect(receiver.taken('/hook')).toHaveLength(sent)
   })
 
+  test('stale and offline alerts firing at a restart stay firing while the silence lasts: no resolve, no second fire', async () => {
+    const before = receiver.taken('/hook').length
+    master!.faults.alertsClock(10 * MINUTE)
+    await waitFor(async () => (await states(master!, '?state=firing')).filter((state) => !state.startsWith('cpu-high')).length === 3, 5_000)
+    await waitFor(() => receiver.taken('/hook').length === before + 2, 5_000)
+    await master!.stop()
+    const alerts = new Database(join(dbPath, '..', 'alerts.db'))
+    alerts.run('UPDATE alert_seen_nodes SET received_ms = ?', [Date.now() - 10 * MINUTE])
+    alerts.run('UPDATE alert_seen_clusters SET heard_ms = ?', [Date.now() - 10 * MINUTE])
+    alerts.close()
+    master = await startTestMaster(env, dbPath)
+    await Bun.sleep(1_500)
+    expect((await states(master, '?state=firing')).filter((state) => !state.startsWith('cpu-high'))).toEqual([
+      'agent-offline/:firing', 'node-stale/a:firing', 'node-stale/b:firing',
+    ])
+    expect(receiver.taken('/hook')).toHaveLength(before + 2)
+  })
+
   async function restart(running: RunningMaster): Promise<RunningMaster> {
     const { problems } = await running.stop()
     expect(problems).toEqual([])

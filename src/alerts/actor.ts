@@ -206,9 +206,12 @@ export class AlertsActor {
   private cleanup(): void {
     const now = this.now()
     const transitions: Transition[] = []
-    const forgotten = this.evaluator.forgetSilentNodes(now - this.settings.retentionMs, now, transitions)
+    const cutoff = now - this.settings.retentionMs
+    const forgotten = this.evaluator.forgetSilentNodes(cutoff, now, transitions)
     for (const [cluster, node] of forgotten) this.seenDirty.delete(`${cluster}\0${node}`)
-    this.store.forgetSeen(forgotten, [])
+    const clusters = this.evaluator.forgetSilentClusters(cutoff, now, transitions)
+    for (const cluster of clusters) this.heardDirty.delete(cluster)
+    this.store.forgetSeen(forgotten, clusters)
     this.commit(transitions)
     this.store.cleanup(now - this.settings.retentionMs, now - RESOLVED_KEPT_MS)
   }

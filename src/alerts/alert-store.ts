@@ -57,7 +57,6 @@ export interface OutboxMessage {
   id: number
   /** the target's key (notify/targets.ts): a message for a target no longer configured is dropped */
   target: string
-  body: string
   createdMs: number
   attempts: number
   nextMs: number
@@ -182,18 +181,26 @@ export class AlertStore {
     })()
   }
 
-  /** Each target's oldest undelivered message: a target gets its messages in order, so only its head may go. */
+  /**
+   * Each target's oldest undelivered message, without its body (megabytes for a fleet going stale
+   * at once, and most heads are busy or not due): a target gets its messages in order, so only its
+   * head may go. One index seek per target: a backlog of a long outage is not scanned on every send.
+   */
   heads(targets: Iterable<string>): OutboxMessage[] {
-    // One index seek per target: a backlog of a long outage is not scanned on every send.
-    const head = this.db.query<{ id: number; target: string; body: string; created_ms: number; attempts: number; next_ms: number }, [string]>(
-      'SELECT * FROM alert_outbox WHERE target = ? ORDER BY id LIMIT 1',
+    const head = this.db.query<{ id: number; target: string; created_ms: number; attempts: number; next_ms: number }, [string]>(
+      'SELECT id, target, created_ms, attempts, next_ms FROM alert_outbox WHERE target = ? ORDER BY id LIMIT 1',
     )
     const heads: OutboxMessage[] = []
     for (const target of targets) {
       const row = head.get(target)
-      if (row) heads.push({ id: row.id, target: row.target, body: row.body, createdMs: row.created_ms, attempts: row.attempts, nextMs: row.next_ms })
+      if (row) heads.push({ id: row.id, target: row.target, createdMs: row.created_ms, attempts: row.attempts, nextMs: row.next_ms })
     }
     return heads
+  }
+
+  /** The body of an undelivered message, read when it is sent. */
+  body(id: number): string {
+    return this.db.query<{ body: string }, [number]>('SELECT body FROM alert_outbox WHERE id = ?').get(id)?.body ?? '[]'
   }
 
   outboxSize(): number {

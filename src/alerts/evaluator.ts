@@ -182,12 +182,12 @@ export class AlertEvaluator {
     const staleRules = this.rules.filter((rule) => rule.kind === 'stale')
     if (staleRules.length > 0) {
       for (const track of this.nodes.values()) {
-        const since = Math.max(track.receivedMs, this.startedMs) + settings.staleAfterMs(track.cluster)
+        const staleAfter = settings.staleAfterMs(track.cluster)
         // A node that reports and has no alert has nothing to judge (and gets no map of alerts).
-        if (now <= since && !track.alerts?.size) continue
+        if (now <= Math.max(track.receivedMs, this.startedMs) + staleAfter && !track.alerts?.size) continue
         for (const rule of staleRules) {
           if (!rule.appliesToCluster(track.cluster) || !rule.appliesToNode(track.node)) continue
-          this.judgeSilence(this.nodeAlerts(track), rule, track.cluster, track.node, now > since, since, now, out)
+          this.judgeSilence(this.nodeAlerts(track), rule, track.cluster, track.node, track.receivedMs, staleAfter, now, out)
         }
       }
     }
@@ -195,10 +195,9 @@ export class AlertEvaluator {
     if (offlineRules.length === 0) return
     for (const [cluster, track] of this.clusters) {
       if (track.heardMs === undefined) continue
-      const since = Math.max(track.heardMs, this.startedMs) + this.agentExpireMs
-      if (now <= since && !track.alerts?.size) continue
+      if (now <= Math.max(track.heardMs, this.startedMs) + this.agentExpireMs && !track.alerts?.size) continue
       for (const rule of offlineRules) {
-        if (rule.appliesToCluster(cluster)) this.judgeSilence((track.alerts ??= new Map()), rule, cluster, '', now > since, since, now, out)
+        if (rule.appliesToCluster(cluster)) this.judgeSilence((track.alerts ??= new Map()), rule, cluster, '', track.heardMs, this.agentExpireMs, now, out)
       }
     }
   }
@@ -212,6 +211,13 @@ export class AlertEvaluator {
       forgotten.push([track.cluster, track.node])
       for (const alert of track.alerts?.values() ?? []) out.push(this.end(alert, now, 'the node is no longer kept'))
     }
+    return forgotten
+  }
+
+  /** Clusters not heard of since `cutoff` (RETENTION), which the DataHub forgot before this run began, are forgotten too. */
+  forgetSilentClusters(cutoff: number, now: number, out: Transition[]): string[] {
+    const forgotten = [...this.clusters].filter(([, track]) => (track.heardMs ?? -Infinity) < cutoff).map(([cluster]) => cluster)
+    for (const cluster of forgotten) this.forgetCluster(cluster, now, out)
     return forgotten
   }
 
@@ -265,21 +271,26 @@ export class AlertEvaluator {
     }
   }
 
+  /**
+   * Silence of a node (stale) or an agent (offline), last heard at `heardMs`, silent past `limitMs`.
+   * An alert that exists is judged by the time the node was last heard: it stays while the silence
+   * lasts, across a restart of the master too. A new one starts only once the silence has also
+   * lasted since this run started (startedMs): the master's own downtime is no one's silence.
+   */
   private judgeSilence(
-    alerts: Map<string, AlertRecord>, rule: CompiledRule, cluster: string, node: string, silent: boolean, since: number, now: number, out: Transition[],
+    alerts: Map<string, AlertRecord>, rule: CompiledRule, cluster: string, node: string, heardMs: number, limitMs: number, now: number, out: Transition[],
   ): void {
-    const alert = alerts.get(rule.name)
-    if (!silent) {
-      if (alert) this.quiet(alerts, alert, now, out)
-      return
+    let alert = alerts.get(rule.name)
+    if (alert) {
+      if (now <= heardMs + limitMs) return this.quiet(alerts, alert, now, out)
+    } else {
+      const since = Math.max(heardMs, this.startedMs) + limitMs
+      if (now <= since) return
+      alert = this.record(rule, cluster, node, 'pending', since, null)
+      alerts.set(rule.name, alert)
+      out.push({ from: 'inactive', to: 'pending', atMs: now, alert: { ...alert } })
     }
-    let current = alert
-    if (!current) {
-      current = this.record(rule, cluster, node, 'pending', since, null)
-      alerts.set(rule.name, current)
-      out.push({ from: 'inactive', to: 'pending', atMs: now, alert: { ...current } })
-    }
-    if (current.state === 'pending' && now - since >= rule.forMs) this.fire(current, now, null, rule, out)
+    if (alert.state === 'pending' && now - alert.activeSinceMs >= rule.forMs) this.fire(alert, now, null, rule, out)
   }
 
   /** The silence is over (or the sample says so): a pending alert ends, a firing one resolves. */

@@ -1,7 +1,7 @@
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { parseDuration } from '../config/parse'
-import { ALERT_FIGURES, AlertRulesDocument, NotifyTarget, SILENCE_FIGURES, type AlertRule } from '../model/alerts'
+import { ALERT_FIGURES, AlertRulesDocument, MAX_NOTIFY_TARGETS, NotifyTarget, SILENCE_FIGURES, type AlertRule } from '../model/alerts'
 
 /** Where a problem is in the rules document: keys and indexes from its root, e.g. ["rules", 2, "threshold"]. */
 export type DocumentPath = (string | number)[]
@@ -84,7 +84,8 @@ function shapeProblems(value: unknown): RuleProblem[] {
   const notify = (value as { notify?: unknown }).notify
   // A target's fields depend on its type: checked against its own variant, so the message names the field.
   if (Array.isArray(notify)) {
-    notify.forEach((target, index) => {
+    if (notify.length > MAX_NOTIFY_TARGETS) problems.push({ path: ['notify'], message: `${notify.length} targets: at most ${MAX_NOTIFY_TARGETS}` })
+    notify.slice(0, MAX_NOTIFY_TARGETS).forEach((target, index) => {
       const variant = NotifyTarget.anyOf.find((schema) => schema.properties.type.const === (target as { type?: unknown })?.type)
       if (!variant) problems.push({ path: ['notify', index, 'type'], message: 'expected webhook, slack or alertmanager' })
       else problems.push(...schemaProblems(variant, target, ['notify', index]))
@@ -98,6 +99,7 @@ function shapeProblems(value: unknown): RuleProblem[] {
 function schemaProblems(schema: TSchema, value: unknown, base: DocumentPath): RuleProblem[] {
   const byPath = new Map<string, RuleProblem>()
   for (const error of Value.Errors(schema, value)) {
+    if (byPath.size >= MAX_PROBLEMS) break
     if (byPath.has(error.path)) continue
     const path = [...base, ...error.path.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/~1/g, '/').replace(/~0/g, '~')))]
     const description = (error.schema as { description?: string }).description

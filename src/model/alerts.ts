@@ -45,7 +45,7 @@ export const AlertRule = t.Object(
 export type AlertRule = Static<typeof AlertRule>
 
 const Headers = t.Optional(
-  t.Record(t.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), t.String({ maxLength: 4096, pattern: '^[^\\r\\n\\x00]*$', description: 'a header value (no line breaks)' }), {
+  t.Record(t.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }), t.String({ maxLength: 4096, pattern: '^[\\t\\x20-\\x7e\\x80-\\xff]*$', description: 'a header value (printable Latin-1: no line breaks or control characters)' }), {
     description: 'extra request headers, e.g. Authorization',
   }),
 )

@@ -2,7 +2,7 @@ import type { NotifyTarget } from '../../model/alerts'
 import type { AlertStore, OutboxMessage } from '../alert-store'
 import type { AlertRecord } from '../evaluator'
 import { alertmanagerBody, bodyFor, type AlertGroup } from './formats'
-import { postUrl, targetKey } from './targets'
+import { maskedTarget, postUrl, targetKey } from './targets'
 
 /** A receiver gets this long to answer one message. */
 const SEND_TIMEOUT_MS = 5_000
@@ -86,18 +86,21 @@ export class Notifier {
    */
   async refreshAlertmanagers(firing: () => readonly AlertRecord[], externalUrl: string): Promise<void> {
     for (const [key, target] of this.targets) {
+      if (this.stopped) return
       if (target.type !== 'alertmanager' || this.busy.has(key) || this.store.heads([key]).length > 0) continue
       this.busy.add(key)
       try {
         const alerts = firing()
         for (let start = 0; start < alerts.length && !this.stopped; start += REFRESH_CHUNK) {
-          await this.post(key, target, JSON.stringify(alertmanagerBody(alerts.slice(start, start + REFRESH_CHUNK), externalUrl, this.now())))
+          const body = JSON.stringify(alertmanagerBody(alerts.slice(start, start + REFRESH_CHUNK), externalUrl, this.now()))
+          // One failure ends this target's refresh: the next one, a minute on, is the retry.
+          if ((await this.post(key, target, body)).result !== 'taken') break
         }
       } finally {
         this.busy.delete(key)
       }
+      this.pump() // what was stored for this target meanwhile goes now, not after the other targets' refreshes
     }
-    this.pump()
   }
 
   stop(): void {
@@ -108,17 +111,13 @@ export class Notifier {
   private async send(message: OutboxMessage): Promise<void> {
     const target = this.targets.get(message.target)
     if (!target) return this.store.delivered(message.id) // its target was removed meanwhile
-    const outcome = await this.post(message.target, target, message.body)
-    if (outcome.result === 'taken') return this.store.delivered(message.id)
-    if (outcome.result === 'refused') {
-      // The same body would be refused again, and holding it would hold every later message of the target.
-      console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification for good: it is dropped; check the target's URL and headers`)
-      return this.store.delivered(message.id)
-    }
-    if (this.stopped) return
+    const outcome = await this.post(message.target, target, this.store.body(message.id))
+    if (this.stopped) return // the store is closed: the message is delivered (again, if it was taken) after the next start
+    // The same body would be refused again (a 4xx, a redirect), and holding it would hold back every later message of the target.
+    if (outcome.result === 'taken' || outcome.result === 'refused') return this.store.delivered(message.id)
     const now = this.now()
     if (now - message.createdMs >= GIVE_UP_AFTER_MS) {
-      console.error(`alerts: gave up a notification to ${target.type} ${postUrl(target)} after ${message.attempts + 1} attempts over 24 h`)
+      console.error(`alerts: gave up a notification to ${target.type} ${shownUrl(target)} after ${message.attempts + 1} attempts over 24 h`)
       return this.store.delivered(message.id)
     }
     // A receiver that says when to come back (429, 503 with Retry-After) is taken at its word, within an hour.
@@ -147,7 +146,7 @@ export class Notifier {
       if (!response.ok) {
         const redirect = response.status >= 300 && response.status < 400
         problem = redirect
-          ? `HTTP ${response.status} to ${response.headers.get('location') ?? 'nowhere'} (redirects are not followed: configure the final URL)`
+          ? `HTTP ${response.status}, a redirect (not followed: configure the final URL)`
           : `HTTP ${response.status}: ${(await readSome(response)).trim()}`
         permanent = redirect || (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429)
         retryAfterMs = retryAfter(response.headers.get('retry-after'))
@@ -157,19 +156,23 @@ export class Notifier {
       problem = (error as Error).name === 'TimeoutError' ? `no answer in ${SEND_TIMEOUT_MS / 1000} s` : (error as Error).message
     }
     const counts = this.counts[target.type]
+    // One line per burst of failures of a target, and one when it takes messages again; URLs as the API shows them (their secrets hidden).
     if (problem === undefined) {
       counts.sent++
-      if (this.failing.delete(key)) console.warn(`alerts: ${target.type} ${postUrl(target)} takes notifications again`)
+      if (this.failing.delete(key)) console.warn(`alerts: ${target.type} ${shownUrl(target)} takes notifications again`)
     } else {
       counts.failed++
-      if (!this.failing.has(key) && !permanent) console.error(`alerts: ${target.type} ${postUrl(target)} refused a notification (${problem}); retrying with back-off`)
-      if (permanent) console.error(`alerts: ${target.type} ${postUrl(target)} answered ${problem}`)
-      else this.failing.add(key)
+      if (!this.failing.has(key)) {
+        console.error(`alerts: ${target.type} ${shownUrl(target)}: ${problem}; ${permanent ? 'refused for good: such messages are dropped (check its URL and headers)' : 'retrying with back-off'}`)
+      }
+      this.failing.add(key)
     }
     this.counted()
     return { result: problem === undefined ? 'taken' : permanent ? 'refused' : 'failed', retryAfterMs }
   }
 }
+
+const shownUrl = (target: NotifyTarget) => maskedTarget(target).url
 
 /** Retry-After in seconds (an HTTP date is rare from webhooks and is ignored), at most an hour. */
 function retryAfter(header: string | null): number | undefined {
