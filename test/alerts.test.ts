@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { disposeMaster, postSnapshot, startTestMaster, type RunningMaster } from './support/master'
+import { spawnMaster } from './support/master-process'
 import { startReceiver, type Receiver } from './support/receiver'
 import { clusterSnapshot, nodeSnapshot } from './support/snapshots'
 import { waitFor } from './support/wait'
@@ -272,5 +273,36 @@ describe('a receiver that is down or hangs', () => {
     await waitFor(() => receiver.taken('/hook').length === 4, 5_000)
     expect(receiver.taken('/hook').at(-1).status).toBe('firing')
     expect(receiver.attempts('/hook')).toBe(attempts + 2)
+  })
+})
+
+describe('kill -9 of the master while a node is stale', () => {
+  test('the restarted master keeps the stale alert firing: no false resolve, no second fire', async () => {
+    const receiver = startReceiver()
+    const dir = mkdtempSync(join(tmpdir(), 'nmm-alerts-kill-'))
+    const rules = join(dir, 'alerts.yaml')
+    writeFileSync(rules, `rules:\n  - {name: node-stale, figure: stale}\nnotify:\n  - {type: webhook, url: "${receiver.url}/hook"}\n`)
+    // A real process, killed for real: silence is judged on its own clock, so STALE_AFTER is short.
+    const env = { DB_PATH: join(dir, 'metrics.db'), ALERT_RULES: rules, STALE_AFTER: '3s' }
+    let running = await spawnMaster(env)
+    try {
+      const body = clusterSnapshot('c1', [nodeSnapshot('quiet', new Date().toISOString())])
+      expect((await postSnapshot(running.ingest, body, { clusterId: 'c1' })).status).toBe(200)
+      await waitFor(() => receiver.taken('/hook').length === 1, 10_000)
+      expect(receiver.taken('/hook')[0].status).toBe('firing')
+      // Killed within 30 s of the node's only sample: before the periodic store of when nodes were last heard.
+      running.proc.kill('SIGKILL')
+      await running.proc.exited
+      running = await spawnMaster(env)
+      await Bun.sleep(2_500) // silence is judged every second
+      const firing = (await (await fetch(`${running.api}/api/v2/alerts?state=firing`)).json()) as { alerts: { rule: string; node: string }[] }
+      expect(firing.alerts.map((alert) => `${alert.rule}/${alert.node}`)).toEqual(['node-stale/quiet'])
+      expect(receiver.taken('/hook')).toHaveLength(1)
+    } finally {
+      running.proc.kill('SIGKILL')
+      await running.proc.exited
+      receiver.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

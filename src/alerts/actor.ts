@@ -3,7 +3,7 @@ import type { ClusterView } from '../gateway/messages'
 import { FleetStatus } from '../gateway/status'
 import type { AlertRulesDocument, AlertRulesSource } from '../model/alerts'
 import { headerFigures } from '../storage/node-rows'
-import { AlertStore, type SeenCluster } from './alert-store'
+import { AlertStore, type SeenCluster, type SeenNode } from './alert-store'
 import { compileRule } from './compiled-rule'
 import { AlertEvaluator, type Transition } from './evaluator'
 import type { AlertSettings, AlertsStatus, AlertsToHub, HubToAlerts } from './messages'
@@ -37,7 +37,7 @@ export class AlertsActor {
   private clockOffsetMs = 0
   private readonly timers: Timer[] = []
   /** nodes heard of since the last flush of their seen times */
-  private readonly seenDirty = new Map<string, { cluster: string; node: string; lastSampleMs: number; receivedMs: number }>()
+  private readonly seenDirty = new Map<string, SeenNode>()
   private readonly heardDirty = new Map<string, SeenCluster>()
   private statusTimer: Timer | undefined
 
@@ -188,8 +188,30 @@ export class AlertsActor {
       group.alerts.push(alert)
     }
     this.store.record(transitions, this.notifier.messagesFor([...groups.values()], this.externalUrl), this.now())
+    this.storeSeenOf(transitions)
     if (groups.size > 0) this.notifier.pump()
     this.statusSoon()
+  }
+
+  /**
+   * A silence alert is judged after a restart by when its node or agent was last heard: that time
+   * is stored with the alert's change rather than at the next 30 s flush, so a kill -9 between the
+   * two cannot make the restarted master think the node just reported (a false resolve, a second fire).
+   */
+  private storeSeenOf(transitions: Transition[]): void {
+    const nodes: SeenNode[] = []
+    const clusters: SeenCluster[] = []
+    for (const { alert } of transitions) {
+      if (alert.figure === 'stale') {
+        const key = `${alert.cluster}\0${alert.node}`
+        const seen = this.seenDirty.get(key)
+        if (seen && this.seenDirty.delete(key)) nodes.push(seen)
+      } else if (alert.figure === 'agent_offline') {
+        const heard = this.heardDirty.get(alert.cluster)
+        if (heard && this.heardDirty.delete(alert.cluster)) clusters.push(heard)
+      }
+    }
+    if (nodes.length > 0 || clusters.length > 0) this.store.saveSeen(nodes, clusters)
   }
 
   private firing() {

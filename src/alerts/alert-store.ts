@@ -47,6 +47,13 @@ export interface StoredRules {
   updatedMs: number
 }
 
+export interface SeenNode {
+  cluster: string
+  node: string
+  lastSampleMs: number
+  receivedMs: number
+}
+
 export interface SeenCluster {
   cluster: string
   heardMs: number
@@ -153,7 +160,7 @@ export class AlertStore {
     this.outboxRows += outbox.length
   }
 
-  saveSeen(nodes: Iterable<{ cluster: string; node: string; lastSampleMs: number; receivedMs: number }>, clusters: Iterable<SeenCluster>): void {
+  saveSeen(nodes: Iterable<SeenNode>, clusters: Iterable<SeenCluster>): void {
     const node = this.db.query(
       `INSERT INTO alert_seen_nodes (cluster, node, last_sample_ms, received_ms) VALUES (?, ?, ?, ?)
        ON CONFLICT (cluster, node) DO UPDATE SET last_sample_ms = excluded.last_sample_ms, received_ms = excluded.received_ms`,

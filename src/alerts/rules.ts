@@ -97,6 +97,16 @@ function shapeProblems(value: unknown): RuleProblem[] {
 }
 
 function schemaProblems(schema: TSchema, value: unknown, base: DocumentPath): RuleProblem[] {
+  try {
+    return schemaErrors(schema, value, base)
+  } catch (error) {
+    // A body of 100,000 nested brackets parses, but no check can walk it.
+    if (error instanceof RangeError) return [{ path: base, message: 'nested too deeply to be a rules document' }]
+    throw error
+  }
+}
+
+function schemaErrors(schema: TSchema, value: unknown, base: DocumentPath): RuleProblem[] {
   const byPath = new Map<string, RuleProblem>()
   for (const error of Value.Errors(schema, value)) {
     if (byPath.size >= MAX_PROBLEMS) break

@@ -26,6 +26,7 @@ export type NotifyCounts = Record<NotifyTarget['type'], { sent: number; failed: 
  */
 export class Notifier {
   private targets = new Map<string, NotifyTarget>()
+  private names = new Map<string, string>()
   private readonly busy = new Set<string>()
   private timer: Timer | undefined
   private stopped = false
@@ -43,6 +44,8 @@ export class Notifier {
   /** The configured targets; what waits for a target no longer among them is dropped. */
   setTargets(targets: readonly NotifyTarget[]): void {
     this.targets = new Map(targets.map((target) => [targetKey(target), target]))
+    // Log lines name a target by its place and masked URL: two webhooks on one host read alike masked.
+    this.names = new Map(targets.map((target, index) => [targetKey(target), `notify[${index}] ${target.type} ${maskedTarget(target).url}`]))
     const dropped = this.store.dropTargetsBut([...this.targets.keys()])
     if (dropped > 0) console.warn(`alerts: ${dropped} undelivered notification(s) for targets no longer configured were dropped`)
   }
@@ -117,7 +120,7 @@ export class Notifier {
     if (outcome.result === 'taken' || outcome.result === 'refused') return this.store.delivered(message.id)
     const now = this.now()
     if (now - message.createdMs >= GIVE_UP_AFTER_MS) {
-      console.error(`alerts: gave up a notification to ${target.type} ${shownUrl(target)} after ${message.attempts + 1} attempts over 24 h`)
+      console.error(`alerts: gave up a notification to ${this.names.get(message.target)} after ${message.attempts + 1} attempts over 24 h`)
       return this.store.delivered(message.id)
     }
     // A receiver that says when to come back (429, 503 with Retry-After) is taken at its word, within an hour.
@@ -159,11 +162,11 @@ export class Notifier {
     // One line per burst of failures of a target, and one when it takes messages again; URLs as the API shows them (their secrets hidden).
     if (problem === undefined) {
       counts.sent++
-      if (this.failing.delete(key)) console.warn(`alerts: ${target.type} ${shownUrl(target)} takes notifications again`)
+      if (this.failing.delete(key)) console.warn(`alerts: ${this.names.get(key)} takes notifications again`)
     } else {
       counts.failed++
       if (!this.failing.has(key)) {
-        console.error(`alerts: ${target.type} ${shownUrl(target)}: ${problem}; ${permanent ? 'refused for good: such messages are dropped (check its URL and headers)' : 'retrying with back-off'}`)
+        console.error(`alerts: ${this.names.get(key)}: ${problem}; ${permanent ? 'refused for good: such messages are dropped (check its URL and headers)' : 'retrying with back-off'}`)
       }
       this.failing.add(key)
     }
@@ -171,8 +174,6 @@ export class Notifier {
     return { result: problem === undefined ? 'taken' : permanent ? 'refused' : 'failed', retryAfterMs }
   }
 }
-
-const shownUrl = (target: NotifyTarget) => maskedTarget(target).url
 
 /** Retry-After in seconds (an HTTP date is rare from webhooks and is ignored), at most an hour. */
 function retryAfter(header: string | null): number | undefined {
