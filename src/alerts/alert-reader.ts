@@ -1,10 +1,9 @@
 import { Database } from 'bun:sqlite'
 import type { Static } from 'elysia'
-import type { Alert, AlertTransition, AlertRulesSource } from '../model/alerts'
-import type { AlertRulesDocument } from '../model/alerts'
-import { stateRowToRecord, type StoredRules } from './alert-store'
+import type { Alert, AlertRulesDocument, AlertRulesSource, AlertTransition } from '../model/alerts'
+import { stateRowToRecord } from './alert-store'
 
-/** Resolved alerts are listed for a day after they resolve. */
+/** Resolved alerts are listed for a day after they resolve (until the alert goes pending again: it takes the row). */
 const RESOLVED_LISTED_MS = 86_400_000
 /** An alerts answer holds at most this many (firing first). */
 export const MAX_ALERT_ROWS = 10_000
@@ -68,5 +67,3 @@ export class AlertReader {
     this.db.close()
   }
 }
-
-export type { StoredRules }
