@@ -3,7 +3,7 @@ import type { ClusterView } from '../gateway/messages'
 import { FleetStatus } from '../gateway/status'
 import type { AlertRulesDocument, AlertRulesSource } from '../model/alerts'
 import { headerFigures } from '../storage/node-rows'
-import { AlertStore, type SeenCluster, type SeenNode } from './alert-store'
+import { AlertStore, type SeenCluster } from './alert-store'
 import { compileRule } from './compiled-rule'
 import { AlertEvaluator, type Transition } from './evaluator'
 import type { AlertSettings, AlertsStatus, AlertsToHub, HubToAlerts } from './messages'
@@ -36,8 +36,6 @@ export class AlertsActor {
   private externalUrl: string
   private clockOffsetMs = 0
   private readonly timers: Timer[] = []
-  /** nodes heard of since the last flush of their seen times */
-  private readonly seenDirty = new Map<string, SeenNode>()
   private readonly heardDirty = new Map<string, SeenCluster>()
   private statusTimer: Timer | undefined
 
@@ -124,9 +122,6 @@ export class AlertsActor {
     const transitions: Transition[] = []
     for (const { cluster, node, snapshotMs, values } of headerFigures(header)) {
       this.evaluator.sample(cluster, node, snapshotMs, receivedMs, values, transitions)
-      const key = `${cluster}\0${node}`
-      const seen = this.seenDirty.get(key)
-      if (!seen || snapshotMs > seen.lastSampleMs) this.seenDirty.set(key, { cluster, node, lastSampleMs: snapshotMs, receivedMs })
     }
     this.commit(transitions)
   }
@@ -199,14 +194,10 @@ export class AlertsActor {
    * two cannot make the restarted master think the node just reported (a false resolve, a second fire).
    */
   private storeSeenOf(transitions: Transition[]): void {
-    const nodes: SeenNode[] = []
+    const nodes = this.evaluator.takeUnsaved(transitions.filter(({ alert }) => alert.figure === 'stale').map(({ alert }) => alert))
     const clusters: SeenCluster[] = []
     for (const { alert } of transitions) {
-      if (alert.figure === 'stale') {
-        const key = `${alert.cluster}\0${alert.node}`
-        const seen = this.seenDirty.get(key)
-        if (seen && this.seenDirty.delete(key)) nodes.push(seen)
-      } else if (alert.figure === 'agent_offline') {
+      if (alert.figure === 'agent_offline') {
         const heard = this.heardDirty.get(alert.cluster)
         if (heard && this.heardDirty.delete(alert.cluster)) clusters.push(heard)
       }
@@ -219,9 +210,9 @@ export class AlertsActor {
   }
 
   private flushSeen(): void {
-    if (this.seenDirty.size === 0 && this.heardDirty.size === 0) return
-    this.store.saveSeen(this.seenDirty.values(), this.heardDirty.values())
-    this.seenDirty.clear()
+    const nodes = this.evaluator.takeUnsaved()
+    if (nodes.length === 0 && this.heardDirty.size === 0) return
+    this.store.saveSeen(nodes, this.heardDirty.values())
     this.heardDirty.clear()
   }
 
@@ -230,7 +221,6 @@ export class AlertsActor {
     const transitions: Transition[] = []
     const cutoff = now - this.settings.retentionMs
     const forgotten = this.evaluator.forgetSilentNodes(cutoff, now, transitions)
-    for (const [cluster, node] of forgotten) this.seenDirty.delete(`${cluster}\0${node}`)
     const clusters = this.evaluator.forgetSilentClusters(cutoff, now, transitions)
     for (const cluster of clusters) this.heardDirty.delete(cluster)
     this.store.forgetSeen(forgotten, clusters)

@@ -1,6 +1,7 @@
 import { breaches, clears, type CompiledRule } from './compiled-rule'
 import { FIGURES } from '../model/figures'
 import { ThresholdIndex } from './threshold-index'
+import type { SeenNode } from './alert-store'
 
 /** The state of one (rule, cluster, node) that is not inactive; agent_offline alerts have node "". */
 export interface AlertRecord {
@@ -56,7 +57,8 @@ interface ClusterTrack {
   alerts?: Map<string, AlertRecord>
 }
 
-const key = (cluster: string, node: string) => `${cluster}\0${node}`
+/** A node's key in maps: cluster and node names cannot hold a NUL. */
+export const nodeKey = (cluster: string, node: string) => `${cluster}\0${node}`
 const FIGURE_COUNT = FIGURES.length
 
 /**
@@ -76,6 +78,8 @@ export class AlertEvaluator {
   private rulesVersion = 0
   private readonly nodes = new Map<string, NodeTrack>()
   private readonly clusters = new Map<string, ClusterTrack>()
+  /** nodes heard since the actor last stored when they were */
+  private readonly unsaved = new Set<NodeTrack>()
 
   /**
    * When this run started: silence is counted from it at the earliest, so the time the master
@@ -125,7 +129,7 @@ export class AlertEvaluator {
   restore(alerts: AlertRecord[], seen: { cluster: string; node: string; lastSampleMs: number; receivedMs: number }[], heard: [string, number][], now: number): void {
     this.startedMs = now
     for (const entry of seen) {
-      this.nodes.set(key(entry.cluster, entry.node), { ...entry, rulesVersion: -1 })
+      this.nodes.set(nodeKey(entry.cluster, entry.node), { ...entry, rulesVersion: -1 })
     }
     for (const [cluster, heardMs] of heard) this.clusterTrack(cluster).heardMs = heardMs
     for (const alert of alerts) {
@@ -141,6 +145,7 @@ export class AlertEvaluator {
     if (sampleMs <= track.lastSampleMs) return
     track.lastSampleMs = sampleMs
     track.receivedMs = Math.max(track.receivedMs, receivedMs)
+    this.unsaved.add(track)
     // The node's alerts first, each judged on its own: they may end, resolve or fire. A node that
     // reports is not stale: its stale alerts end with this sample.
     let had: Set<string> | undefined
@@ -205,9 +210,10 @@ export class AlertEvaluator {
   /** Nodes not heard of since `cutoff` (RETENTION) are forgotten, their alerts resolved; returns them. */
   forgetSilentNodes(cutoff: number, now: number, out: Transition[]): [cluster: string, node: string][] {
     const forgotten: [string, string][] = []
-    for (const [nodeKey, track] of this.nodes) {
+    for (const [key, track] of this.nodes) {
       if (track.receivedMs >= cutoff) continue
-      this.nodes.delete(nodeKey)
+      this.nodes.delete(key)
+      this.unsaved.delete(track)
       forgotten.push([track.cluster, track.node])
       for (const alert of track.alerts?.values() ?? []) out.push(this.end(alert, now, 'the node is no longer kept'))
     }
@@ -226,9 +232,18 @@ export class AlertEvaluator {
     for (const alerts of this.allAlertMaps()) yield* alerts.values()
   }
 
-  /** What the actor stores so a restart judges staleness where it left off. */
-  *seenNodes(): Iterable<{ cluster: string; node: string; lastSampleMs: number; receivedMs: number }> {
-    for (const { cluster, node, lastSampleMs, receivedMs } of this.nodes.values()) yield { cluster, node, lastSampleMs, receivedMs }
+  /**
+   * When the nodes heard since the last call were last heard, for the actor to store (so a restart
+   * judges staleness where it left off); with `only`, just those nodes.
+   */
+  takeUnsaved(only?: readonly { cluster: string; node: string }[]): SeenNode[] {
+    const unsavedOf = ({ cluster, node }: { cluster: string; node: string }) => {
+      const track = this.nodes.get(nodeKey(cluster, node))
+      return track && this.unsaved.has(track) ? [track] : []
+    }
+    const tracks = only ? only.flatMap(unsavedOf) : [...this.unsaved]
+    for (const track of tracks) this.unsaved.delete(track)
+    return tracks.map(({ cluster, node, lastSampleMs, receivedMs }) => ({ cluster, node, lastSampleMs, receivedMs }))
   }
 
   private *allAlertMaps(): Iterable<Map<string, AlertRecord>> {
@@ -304,9 +319,10 @@ export class AlertEvaluator {
     const track = this.clusters.get(cluster)
     this.clusters.delete(cluster)
     for (const alert of track?.alerts?.values() ?? []) out.push(this.end(alert, now, 'the cluster is no longer kept'))
-    for (const [nodeKey, node] of this.nodes) {
+    for (const [key, node] of this.nodes) {
       if (node.cluster !== cluster) continue
-      this.nodes.delete(nodeKey)
+      this.nodes.delete(key)
+      this.unsaved.delete(node)
       for (const alert of node.alerts?.values() ?? []) out.push(this.end(alert, now, 'the cluster is no longer kept'))
     }
   }
@@ -341,8 +357,8 @@ export class AlertEvaluator {
   }
 
   private nodeTrack(cluster: string, node: string, receivedMs = 0): NodeTrack {
-    let track = this.nodes.get(key(cluster, node))
-    if (!track) this.nodes.set(key(cluster, node), (track = { cluster, node, lastSampleMs: -Infinity, receivedMs, rulesVersion: -1 }))
+    let track = this.nodes.get(nodeKey(cluster, node))
+    if (!track) this.nodes.set(nodeKey(cluster, node), (track = { cluster, node, lastSampleMs: -Infinity, receivedMs, rulesVersion: -1 }))
     return track
   }
 

@@ -1,3 +1,4 @@
+import type { Subprocess } from 'bun'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -149,26 +150,45 @@ export async function startRedis(): Promise<Engine> {
       }
     }
   }
-  let proc: Awaited<ReturnType<typeof launch>> | undefined = await launch()
-  const end = async () => {
-    proc?.kill('SIGTERM')
-    await proc?.exited
+  const server = await childServer(dir, launch)
+  return {
+    url,
+    stop: server.stop,
+    // Saved to its dir on the way down (it runs without persistence otherwise), so `resume` starts on the same data.
+    halt: () =>
+      server.end(async () => {
+        const client = new Bun.RedisClient(url, { autoReconnect: false })
+        await client.send('SHUTDOWN', ['SAVE']).catch(() => {}) // the server closes the connection instead of answering
+        client.close()
+      }),
+    resume: server.resume,
+  }
+}
+
+/**
+ * A server in a child process that `launch` starts (and waits for): `end` stops it (by SIGTERM
+ * unless told how), `resume` starts another the same way, `stop` ends it and removes `dir`. A
+ * launch that fails at first removes `dir` too.
+ */
+async function childServer(dir: string, launch: () => Promise<Subprocess>) {
+  let proc: Subprocess | undefined
+  try {
+    proc = await launch()
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+  const end = async (shutdown: () => Promise<void> = async () => void proc?.kill('SIGTERM')) => {
+    if (!proc) return
+    await shutdown()
+    await proc.exited
     proc = undefined
   }
   return {
-    url,
+    end,
     async stop() {
       await end()
       rmSync(dir, { recursive: true, force: true })
-    },
-    // Saved to its dir on the way down (it runs without persistence otherwise), so `resume` starts on the same data.
-    async halt() {
-      if (!proc) return
-      const client = new Bun.RedisClient(url, { autoReconnect: false })
-      await client.send('SHUTDOWN', ['SAVE']).catch(() => {}) // the server closes the connection instead of answering
-      client.close()
-      await proc.exited
-      proc = undefined
     },
     async resume() {
       if (!proc) proc = await launch()
@@ -219,27 +239,6 @@ export async function startAlertmanager(): Promise<Engine | undefined> {
       await Bun.sleep(50)
     }
   }
-  let proc: Awaited<ReturnType<typeof launch>> | undefined
-  try {
-    proc = await launch()
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true })
-    throw error
-  }
-  const end = async () => {
-    proc?.kill('SIGTERM')
-    await proc?.exited
-    proc = undefined
-  }
-  return {
-    url,
-    async stop() {
-      await end()
-      rmSync(dir, { recursive: true, force: true })
-    },
-    halt: end,
-    async resume() {
-      if (!proc) proc = await launch()
-    },
-  }
+  const server = await childServer(dir, launch)
+  return { url, stop: server.stop, halt: () => server.end(), resume: server.resume }
 }
